@@ -51,8 +51,9 @@ Result<NetConf> parseNetConf(std::string_view text, Command command) {
   PODNET_TRY(conf.cniVersion, stringField(conf.raw, "cniVersion"));
   if (command == Command::kVersion) return conf;
   if (!isSupported(conf.cniVersion))
-    return fail(code::kIncompatibleVersion, "incompatible CNI versions",
-                fmt::format("config is \"{}\", plugin supports [0.3.0 0.3.1 0.4.0 1.0.0 1.1.0]", conf.cniVersion));
+    return fail(
+        code::kIncompatibleVersion, "incompatible CNI versions",
+        fmt::format("config is \"{}\", plugin supports [0.3.0 0.3.1 0.4.0 1.0.0 1.1.0]", conf.cniVersion));
 
   PODNET_TRY(conf.name, stringField(conf.raw, "name"));
   PODNET_CHECK(validateNetworkName(conf.name));

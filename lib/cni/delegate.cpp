@@ -1,6 +1,7 @@
 #include "podnet/cni/delegate.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,7 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "podnet/cni/config.hpp"
 
@@ -55,7 +55,8 @@ Error pluginError(std::string_view type, int status, const std::string& output) 
     const auto* m = findKey(doc, "msg");
     if (c != nullptr && c->is_number_integer() && m != nullptr && m->is_string()) {
       const auto* d = findKey(doc, "details");
-      return fail(c->get<int>(), m->get<std::string>(), d != nullptr && d->is_string() ? d->get<std::string>() : "");
+      return fail(c->get<int>(), m->get<std::string>(),
+                  d != nullptr && d->is_string() ? d->get<std::string>() : "");
     }
   }
   return fail(code::kInternal, fmt::format("plugin {} failed", type),
@@ -71,7 +72,8 @@ Result<std::string> findPlugin(const Env& env, std::string_view type) {
   for (const auto& dir : env.pathDirs()) {
     auto path = fmt::format("{}/{}", dir, type);
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0) return path;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0)
+      return path;
   }
   return fail(code::kIo, fmt::format("failed to find plugin \"{}\" in path [{}]", type, env.path));
 }

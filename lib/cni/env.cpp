@@ -1,7 +1,8 @@
 #include "podnet/cni/env.hpp"
 
-#include <cstdlib>
 #include <fmt/format.h>
+
+#include <cstdlib>
 
 namespace podnet::cni {
 namespace {
@@ -81,21 +82,27 @@ Getenv processGetenv() {
   return [](const char* name) { return std::getenv(name); };
 }
 
-Status validateContainerId(std::string_view id) { return validateId("CNI_CONTAINERID", id, code::kInvalidEnvironment); }
+Status validateContainerId(std::string_view id) {
+  return validateId("CNI_CONTAINERID", id, code::kInvalidEnvironment);
+}
 
-Status validateNetworkName(std::string_view name) { return validateId("network name", name, code::kInvalidConfig); }
+Status validateNetworkName(std::string_view name) {
+  return validateId("network name", name, code::kInvalidConfig);
+}
 
 Status validateIfname(std::string_view name) {
   if (name.empty()) return fail(code::kInvalidEnvironment, "CNI_IFNAME is empty");
   if (name.size() > kMaxIfnameLength)
-    return fail(code::kInvalidEnvironment, "CNI_IFNAME is too long",
-                fmt::format("\"{}\" has {} bytes, at most {}", printable(name), name.size(), kMaxIfnameLength));
+    return fail(
+        code::kInvalidEnvironment, "CNI_IFNAME is too long",
+        fmt::format("\"{}\" has {} bytes, at most {}", printable(name), name.size(), kMaxIfnameLength));
   if (name == "." || name == "..")
     return fail(code::kInvalidEnvironment, "invalid CNI_IFNAME", fmt::format("\"{}\" is not allowed", name));
   for (unsigned char c : name) {
     if (c <= 0x20 || c == 0x7f || c == '/' || c == ':')
-      return fail(code::kInvalidEnvironment, "invalid characters in CNI_IFNAME",
-                  fmt::format("\"{}\" contains '/', ':', whitespace or a control character", printable(name)));
+      return fail(
+          code::kInvalidEnvironment, "invalid characters in CNI_IFNAME",
+          fmt::format("\"{}\" contains '/', ':', whitespace or a control character", printable(name)));
   }
   return {};
 }
@@ -111,8 +118,9 @@ Result<Env> parseEnv(const Getenv& getenv) {
     return fail(code::kInvalidEnvironment, "required env variables [CNI_COMMAND] missing");
   const auto command = parseCommand(*commandText);
   if (!command)
-    return fail(code::kInvalidEnvironment, "unknown CNI_COMMAND",
-                fmt::format("\"{}\" is not one of ADD, DEL, CHECK, VERSION, GC, STATUS", printable(*commandText)));
+    return fail(
+        code::kInvalidEnvironment, "unknown CNI_COMMAND",
+        fmt::format("\"{}\" is not one of ADD, DEL, CHECK, VERSION, GC, STATUS", printable(*commandText)));
 
   Env env;
   env.command = *command;
@@ -123,8 +131,8 @@ Result<Env> parseEnv(const Getenv& getenv) {
   env.path = get("CNI_PATH").value_or("");
   if (env.command == Command::kVersion) return env;
 
-  const bool attachment = env.command == Command::kAdd || env.command == Command::kDel ||
-                          env.command == Command::kCheck;
+  const bool attachment =
+      env.command == Command::kAdd || env.command == Command::kDel || env.command == Command::kCheck;
   std::vector<std::string> missing;
   if (attachment && env.containerId.empty()) missing.emplace_back("CNI_CONTAINERID");
   // DEL tolerates an empty CNI_NETNS: the namespace may already be gone.
@@ -133,8 +141,8 @@ Result<Env> parseEnv(const Getenv& getenv) {
   if (attachment && env.ifname.empty()) missing.emplace_back("CNI_IFNAME");
   if (env.path.empty()) missing.emplace_back("CNI_PATH");
   if (!missing.empty())
-    return fail(code::kInvalidEnvironment, fmt::format("required env variables [{}] missing",
-                                                       fmt::join(missing, ",")));
+    return fail(code::kInvalidEnvironment,
+                fmt::format("required env variables [{}] missing", fmt::join(missing, ",")));
   if (attachment) {
     PODNET_CHECK(validateContainerId(env.containerId));
     PODNET_CHECK(validateIfname(env.ifname));

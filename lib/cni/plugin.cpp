@@ -1,8 +1,9 @@
 #include "podnet/cni/plugin.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <exception>
-#include <fmt/format.h>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -18,7 +19,8 @@ using nlohmann::json;
 
 // CNI_ARGS keys any podnet plugin understands; others need IgnoreUnknown.
 constexpr std::array<std::string_view, 7> kKnownArgs = {
-    "IgnoreUnknown", "IP", "MAC", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"};
+    "IgnoreUnknown", "IP", "MAC", "K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID",
+    "K8S_POD_UID"};
 
 Status checkArgsKnown(const CniArgs& args) {
   if (args.ignoreUnknown()) return {};
@@ -34,7 +36,8 @@ Status checkArgsKnown(const CniArgs& args) {
 
 Status requireVersion(const NetConf& conf, Command command, std::string_view minimum) {
   if (atLeast(conf.cniVersion, minimum)) return {};
-  return fail(code::kIncompatibleVersion, fmt::format("config version does not allow {}", commandName(command)),
+  return fail(code::kIncompatibleVersion,
+              fmt::format("config version does not allow {}", commandName(command)),
               fmt::format("{} needs cniVersion {} or later, config is \"{}\"", commandName(command), minimum,
                           conf.cniVersion));
 }
@@ -57,7 +60,8 @@ void configureLog(const NetConf& conf, const Env& env, const About& about) {
 std::string errorVersion(std::string_view stdinData) {
   const auto doc = json::parse(stdinData, nullptr, false);
   if (doc.is_object()) {
-    if (const json* v = findKey(doc, "cniVersion"); v != nullptr && v->is_string() && isSupported(v->get<std::string>()))
+    if (const json* v = findKey(doc, "cniVersion");
+        v != nullptr && v->is_string() && isSupported(v->get<std::string>()))
       return v->get<std::string>();
   }
   return std::string(kLatestVersion);
@@ -100,8 +104,7 @@ Result<json> dispatch(const Handlers& handlers, const About& about, const std::s
     case Command::kStatus:
       PODNET_CHECK(requireVersion(request.conf, Command::kStatus, "1.1.0"));
       return handlers.status ? done(handlers.status(request)) : json();
-    case Command::kVersion:
-      break;
+    case Command::kVersion: break;
   }
   return fail(code::kInternal, "unreachable command");
 }
@@ -140,7 +143,8 @@ int runPlugin(const Handlers& handlers, const About& about, std::istream& in, st
     log::error(result.error().msg, {{"code", result.error().code}, {"details", result.error().details}});
     out << errorJson(result.error(), errorVersion(stdinData)).dump(2) << '\n';
   } catch (const std::exception& e) {
-    out << errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData)).dump(2) << '\n';
+    out << errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData)).dump(2)
+        << '\n';
   }
   out.flush();
   return 1;

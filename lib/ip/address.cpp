@@ -93,9 +93,7 @@ bool Prefix::contains(const Address& a) const {
   return (a.toInt() & ~mask) == (addr.toInt() & ~mask);
 }
 
-bool Prefix::overlaps(const Prefix& other) const {
-  return contains(other.addr) || other.contains(addr);
-}
+bool Prefix::overlaps(const Prefix& other) const { return contains(other.addr) || other.contains(addr); }
 
 U128 Prefix::size() const {
   const int host = addr.bits() - len;

@@ -1,12 +1,12 @@
 #include "podnet/log/log.hpp"
 
 #include <fcntl.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 namespace podnet::log {
 namespace {
@@ -65,10 +65,11 @@ void write(Level level, std::string_view msg, const nlohmann::json& fields) {
   auto& s = state();
   if (level < s.level || s.level == Level::kOff) return;
   const auto now = std::chrono::system_clock::now();
-  nlohmann::json line = {{"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
-                         {"level", levelName(level)},
-                         {"pid", ::getpid()},
-                         {"msg", msg}};
+  nlohmann::json line = {
+      {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
+      {"level", levelName(level)},
+      {"pid", ::getpid()},
+      {"msg", msg}};
   line.update(s.context);
   line.update(fields);
   // One write() a line: concurrent plugin processes appending to one file do not interleave.

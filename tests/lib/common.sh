@@ -3,7 +3,7 @@
 # failure. Nothing is ever configured in the machine's own network namespace.
 set -euo pipefail
 
-: "${PODNET_BIN:?PODNET_BIN must name the build's bin/ directory}"
+: "${PODNET_BIN:?PODNET_BIN must name the build bin directory}"
 PODNET_SRC=${PODNET_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 REF_CNI=${REF_CNI:-/usr/lib/cni}
 CNITOOL="$PODNET_BIN/cnitool"
@@ -11,15 +11,17 @@ CNITOOL="$PODNET_BIN/cnitool"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
 
 PN_TMP=$(mktemp -d /tmp/podnet-test.XXXXXX)
-PN_NETNS=()
-PN_PIDS=()
+# Namespaces and PIDs are registered in files: helpers run inside $(...) subshells.
+: >"$PN_TMP/netns.list"
+: >"$PN_TMP/pids.list"
 PN_ID=$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 pn_cleanup() {
   local rc=$?
   local pid ns
-  for pid in "${PN_PIDS[@]+"${PN_PIDS[@]}"}"; do kill "$pid" 2>/dev/null || true; done
-  for ns in "${PN_NETNS[@]+"${PN_NETNS[@]}"}"; do ip netns delete "$ns" 2>/dev/null || true; done
+  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
+  while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
+  while read -r ns; do ip netns delete "$ns" 2>/dev/null || true; done <"$PN_TMP/netns.list"
   rm -rf "$PN_TMP"
   exit $rc
 }
@@ -30,7 +32,7 @@ trap 'exit 130' INT TERM
 pn_netns() {
   local name="pn$PN_ID-$1"
   ip netns add "$name"
-  PN_NETNS+=("$name")
+  echo "$name" >>"$PN_TMP/netns.list"
   ip -n "$name" link set lo up
   echo "$name"
 }
@@ -42,6 +44,9 @@ pn_node() {
   ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
   echo "$n"
 }
+
+# pn_track PID: a process of the test's, ended by PID at cleanup.
+pn_track() { echo "$1" >>"$PN_TMP/pids.list"; }
 
 pn_fail() { echo "FAIL: $*" >&2; exit 1; }
 pn_pass() { echo "ok: $*"; }

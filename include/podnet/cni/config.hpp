@@ -1,11 +1,10 @@
 #pragma once
 // The network configuration a runtime writes on stdin.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "podnet/cni/env.hpp"
 #include "podnet/cni/result.hpp"

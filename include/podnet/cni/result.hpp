@@ -3,11 +3,10 @@
 // exact JSON of each (0.3.x/0.4.0 carry the IP "version" field, 1.x do not;
 // 1.1.0 adds interface mtu and route mtu/advmss/priority/table/scope).
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "podnet/error/result.hpp"
 #include "podnet/ip/address.hpp"

@@ -2,11 +2,10 @@
 // CNI specification versions this implementation speaks.
 
 #include <array>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace podnet::cni {
 

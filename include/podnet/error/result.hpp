@@ -38,7 +38,7 @@ inline Error fail(int code, std::string msg, std::string details = {}) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -86,8 +86,7 @@ using Status = Result<void>;
   if (!tmp.ok()) return tmp.error();     \
   decl = std::move(tmp).value()
 #define PODNET_TRY(decl, expr) PODNET_TRY_IMPL(PODNET_CONCAT(podnetTry_, __LINE__), decl, expr)
-#define PODNET_CHECK(expr)                       \
-  do {                                           \
-    if (auto podnetSt_ = (expr); !podnetSt_.ok()) \
-      return podnetSt_.error();                  \
+#define PODNET_CHECK(expr)                                                  \
+  do {                                                                      \
+    if (auto podnetSt_ = (expr); !podnetSt_.ok()) return podnetSt_.error(); \
   } while (0)

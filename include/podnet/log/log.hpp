@@ -2,10 +2,9 @@
 // Structured logs: one JSON object a line, to a file named in the config or
 // to stderr. Never stdout: a CNI plugin's stdout is its Result.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace podnet::log {
 

@@ -1,10 +1,10 @@
+#include "podnet/cni/plugin.hpp"
+
 #include <doctest/doctest.h>
 
 #include <map>
 #include <sstream>
 #include <string>
-
-#include "podnet/cni/plugin.hpp"
 
 using namespace podnet;
 using nlohmann::json;
@@ -84,12 +84,13 @@ TEST_CASE("dispatcher: bad input gets the spec's code, exit 1, and no handler ru
       {"missing name", addEnv(), R"({"cniVersion":"1.0.0","type":"podnet"})", code::kInvalidConfig},
       {"network name with slash", addEnv(), R"({"cniVersion":"1.0.0","name":"../etc","type":"podnet"})",
        code::kInvalidConfig},
-      {"network name too long", addEnv(), R"({"cniVersion":"1.0.0","type":"podnet","name":")" + longName + "\"}",
-       code::kInvalidConfig},
+      {"network name too long", addEnv(),
+       R"({"cniVersion":"1.0.0","type":"podnet","name":")" + longName + "\"}", code::kInvalidConfig},
       {"missing type", addEnv(), R"({"cniVersion":"1.0.0","name":"n"})", code::kInvalidConfig},
       {"ipam not an object", addEnv(), R"({"cniVersion":"1.0.0","name":"n","type":"podnet","ipam":"x"})",
        code::kInvalidConfig},
-      {"bad prevResult", addEnv(), R"({"cniVersion":"1.0.0","name":"n","type":"podnet","prevResult":{"cniVersion":"1.0.0","ips":3}})",
+      {"bad prevResult", addEnv(),
+       R"({"cniVersion":"1.0.0","name":"n","type":"podnet","prevResult":{"cniVersion":"1.0.0","ips":3}})",
        code::kDecode},
       {"missing CNI_COMMAND", with({{"CNI_COMMAND", "<unset>"}}), kConf, code::kInvalidEnvironment},
       {"unknown CNI_COMMAND", with({{"CNI_COMMAND", "EXPLODE"}}), kConf, code::kInvalidEnvironment},
@@ -107,11 +108,11 @@ TEST_CASE("dispatcher: bad input gets the spec's code, exit 1, and no handler ru
        code::kInvalidEnvironment},
       {"CNI_ARGS without =", with({{"CNI_ARGS", "IP"}}), kConf, code::kInvalidEnvironment},
       {"unknown CNI_ARGS key", with({{"CNI_ARGS", "FOO=bar"}}), kConf, code::kUnsupportedField},
-      {"CHECK on 0.3.1", with({{"CNI_COMMAND", "CHECK"}}), R"({"cniVersion":"0.3.1","name":"n","type":"podnet"})",
-       code::kIncompatibleVersion},
+      {"CHECK on 0.3.1", with({{"CNI_COMMAND", "CHECK"}}),
+       R"({"cniVersion":"0.3.1","name":"n","type":"podnet"})", code::kIncompatibleVersion},
       {"GC on 1.0.0", with({{"CNI_COMMAND", "GC"}}), kConf, code::kIncompatibleVersion},
-      {"STATUS on 0.4.0", with({{"CNI_COMMAND", "STATUS"}}), R"({"cniVersion":"0.4.0","name":"n","type":"podnet"})",
-       code::kIncompatibleVersion},
+      {"STATUS on 0.4.0", with({{"CNI_COMMAND", "STATUS"}}),
+       R"({"cniVersion":"0.4.0","name":"n","type":"podnet"})", code::kIncompatibleVersion},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -149,7 +150,8 @@ TEST_CASE("dispatcher: DEL tolerates an empty netns; VERSION needs no env") {
   CHECK(r.out.is_null());  // DEL prints nothing on success
 
   // podman sends VERSION with "dummy" everywhere.
-  r = run({{"CNI_COMMAND", "VERSION"}, {"CNI_NETNS", "dummy"}, {"CNI_IFNAME", "dummy"}}, R"({"cniVersion":"0.4.0"})");
+  r = run({{"CNI_COMMAND", "VERSION"}, {"CNI_NETNS", "dummy"}, {"CNI_IFNAME", "dummy"}},
+          R"({"cniVersion":"0.4.0"})");
   CHECK(r.exit == 0);
   CHECK(r.out["cniVersion"] == "0.4.0");
   CHECK(r.out["supportedVersions"] == json::array({"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}));
@@ -160,7 +162,9 @@ TEST_CASE("dispatcher: DEL tolerates an empty netns; VERSION needs no env") {
 
 TEST_CASE("dispatcher: CNI_ARGS from Kubernetes in any order, keys case-insensitive") {
   auto env = addEnv();
-  env["CNI_ARGS"] = "K8S_POD_UID=u;IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=x;EXTRA=1";
+  env["CNI_ARGS"] =
+      "K8S_POD_UID=u;IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=x;EXTRA="
+      "1";
   CHECK(run(env, kConf).exit == 0);
   auto args = cni::parseCniArgs("ip=10.0.0.5;IgnoreUnknown=true");
   REQUIRE(args.ok());
@@ -171,8 +175,8 @@ TEST_CASE("dispatcher: CNI_ARGS from Kubernetes in any order, keys case-insensit
 
 TEST_CASE("config: keys match the way Go's JSON decoding does") {
   const auto doc = json::parse(R"({"HostPort":80,"hostport":81,"ContainerPort":8080,"protocol":"tcp"})");
-  CHECK(*cni::findKey(doc, "hostPort") == 80);   // first case-insensitive match
-  CHECK(*cni::findKey(doc, "hostport") == 81);   // exact match wins
+  CHECK(*cni::findKey(doc, "hostPort") == 80);  // first case-insensitive match
+  CHECK(*cni::findKey(doc, "hostport") == 81);  // exact match wins
   CHECK(*cni::findKey(doc, "containerPort") == 8080);
   CHECK(cni::findKey(doc, "hostIP") == nullptr);
   auto conf = cni::parseNetConf(

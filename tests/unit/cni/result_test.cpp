@@ -1,8 +1,9 @@
+#include "podnet/cni/result.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "podnet/cni/result.hpp"
 #include "podnet/cni/version.hpp"
 
 using namespace podnet;
@@ -13,8 +14,12 @@ cni::CniResult sample() {
   cni::CniResult r;
   r.interfaces = {{.name = "pn1234abcd", .mac = "aa:bb:cc:dd:ee:01", .sandbox = ""},
                   {.name = "eth0", .mac = "aa:bb:cc:dd:ee:02", .sandbox = "/run/netns/p", .mtu = 1450}};
-  r.ips = {{.address = *ip::Prefix::parse("10.1.0.5/24"), .gateway = ip::Address::parse("10.1.0.1"), .interface = 1},
-           {.address = *ip::Prefix::parse("fd00::5/64"), .gateway = ip::Address::parse("fd00::1"), .interface = 1}};
+  r.ips = {{.address = *ip::Prefix::parse("10.1.0.5/24"),
+            .gateway = ip::Address::parse("10.1.0.1"),
+            .interface = 1},
+           {.address = *ip::Prefix::parse("fd00::5/64"),
+            .gateway = ip::Address::parse("fd00::1"),
+            .interface = 1}};
   r.routes = {{.dst = *ip::Prefix::parse("0.0.0.0/0"), .gw = ip::Address::parse("10.1.0.1"), .mtu = 1400}};
   r.dns.nameservers = {"10.96.0.10"};
   r.dns.search = {"svc.cluster.local"};
@@ -60,7 +65,8 @@ TEST_CASE("cni result: exact JSON of every supported version") {
 
 TEST_CASE("cni result: parses real-shaped results of older versions") {
   // As the reference ptp plugin prints for a 0.3.1 config.
-  const auto doc = json::parse(R"({"cniVersion":"0.3.1","interfaces":[{"name":"veth1","mac":"0a:58:0a:01:00:01"},
+  const auto doc =
+      json::parse(R"({"cniVersion":"0.3.1","interfaces":[{"name":"veth1","mac":"0a:58:0a:01:00:01"},
     {"name":"eth0","mac":"0a:58:0a:01:00:05","sandbox":"/var/run/netns/x"}],
     "ips":[{"version":"4","interface":1,"address":"10.1.0.5/24","gateway":"10.1.0.1"}],
     "routes":[{"dst":"0.0.0.0/0"}],"dns":{}})");
@@ -77,15 +83,18 @@ TEST_CASE("cni result: malformed results are decode errors, old versions incompa
     const char* json;
     int code;
   };
-  for (const Case& c : {Case{R"({"ips":[]})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.1/24"}})", podnet::code::kIncompatibleVersion},
-                        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1"}]})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1/24","interface":3}]})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1/24","gateway":"fd00::1"}]})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"1.0.0","routes":[{"gw":"10.0.0.1"}]})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"1.0.0","routes":{}})", podnet::code::kDecode},
-                        Case{R"({"cniVersion":"1.0.0","dns":{"nameservers":[1]}})", podnet::code::kDecode},
-                        Case{R"([1,2])", podnet::code::kDecode}}) {
+  for (const Case& c :
+       {Case{R"({"ips":[]})", podnet::code::kDecode},
+        Case{R"({"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.1/24"}})", podnet::code::kIncompatibleVersion},
+        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1"}]})", podnet::code::kDecode},
+        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1/24","interface":3}]})",
+             podnet::code::kDecode},
+        Case{R"({"cniVersion":"1.0.0","ips":[{"address":"10.0.0.1/24","gateway":"fd00::1"}]})",
+             podnet::code::kDecode},
+        Case{R"({"cniVersion":"1.0.0","routes":[{"gw":"10.0.0.1"}]})", podnet::code::kDecode},
+        Case{R"({"cniVersion":"1.0.0","routes":{}})", podnet::code::kDecode},
+        Case{R"({"cniVersion":"1.0.0","dns":{"nameservers":[1]}})", podnet::code::kDecode},
+        Case{R"([1,2])", podnet::code::kDecode}}) {
     CAPTURE(c.json);
     auto r = cni::resultFromJson(json::parse(c.json));
     REQUIRE_FALSE(r.ok());
@@ -94,7 +103,8 @@ TEST_CASE("cni result: malformed results are decode errors, old versions incompa
 }
 
 TEST_CASE("cni result: error JSON carries code, msg and details only when set") {
-  CHECK(cni::errorJson(podnet::fail(7, "bad"), "1.0.0") == json::parse(R"({"cniVersion":"1.0.0","code":7,"msg":"bad"})"));
+  CHECK(cni::errorJson(podnet::fail(7, "bad"), "1.0.0") ==
+        json::parse(R"({"cniVersion":"1.0.0","code":7,"msg":"bad"})"));
   CHECK(cni::errorJson(podnet::fail(11, "busy", "later"), "0.4.0")["details"] == "later");
 }
 

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "podnet/ip/address.hpp"
+
+#include <doctest/doctest.h>
 
 using podnet::ip::Address;
 using podnet::ip::Family;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything podnet needs to build and test, by Debian package name.
+# Idempotent: runs `apt-get update` only when a package is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake g++ make pkg-config git
+  libnl-3-dev libnl-route-3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libboost-dev doctest-dev
+  clang-format
+  # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
+  iproute2 iputils-ping jq procps util-linux
+  containernetworking-plugins golang-go golang-github-appc-cni-dev
+)
+
+[ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

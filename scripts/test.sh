@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds with ASan+UBSan,
+# and runs every test layer (unit, integration, e2e) through ctest.
+# Every network test runs in namespaces it creates and removes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build-test}
+JOBS=${JOBS:-$(nproc)}
+
+bash scripts/deps.sh
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPODNET_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j "$JOBS"
+cmake --build "$BUILD" --target format-check
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" "$@"
