@@ -1,6 +1,5 @@
-// Placeholder until the plugin lands: answers VERSION only.
-#include "podnet/cni/plugin.hpp"
+#include "plugin.hpp"
 
 int main(int argc, char** argv) {
-  return podnet::cni::pluginMain({}, {"podnet", PODNET_VERSION}, argc, argv);
+  return podnet::cni::pluginMain(podnet::plugin::handlers(), {"podnet", PODNET_VERSION}, argc, argv);
 }

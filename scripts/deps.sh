@@ -9,7 +9,7 @@ PACKAGES=(
   libnl-3-dev libnl-route-3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libboost-dev doctest-dev
   clang-format
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
-  iproute2 iputils-ping jq procps util-linux
+  iproute2 iputils-ping jq procps util-linux iptables
   containernetworking-plugins golang-go golang-github-appc-cni-dev
 )
 

@@ -75,7 +75,7 @@ Result<std::string> findPlugin(const Env& env, std::string_view type) {
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0)
       return path;
   }
-  return fail(code::kIo, fmt::format("failed to find plugin \"{}\" in path [{}]", type, env.path));
+  return fail(code::kInvalidConfig, fmt::format("failed to find plugin \"{}\" in path [{}]", type, env.path));
 }
 
 Result<std::string> execPlugin(const Env& env, std::string_view type, Command command,

@@ -45,9 +45,12 @@ Status requireVersion(const NetConf& conf, Command command, std::string_view min
 void configureLog(const NetConf& conf, const Env& env, const About& about) {
   const json* file = findKey(conf.raw, "logFile");
   const json* level = findKey(conf.raw, "logLevel");
-  log::configure(file != nullptr && file->is_string() ? file->get<std::string>() : std::string(),
+  const bool toFile = file != nullptr && file->is_string() && !file->get<std::string>().empty();
+  // Without a log file only errors reach stderr, unless logLevel asks for more.
+  log::configure(toFile ? file->get<std::string>() : std::string(),
                  level != nullptr && level->is_string() ? log::parseLevel(level->get<std::string>())
-                                                        : log::Level::kInfo);
+                 : toFile                               ? log::Level::kInfo
+                                                        : log::Level::kError);
   log::setContext({{"plugin", about.name},
                    {"command", commandName(env.command)},
                    {"containerID", env.containerId},

@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,9 @@ import (
 )
 
 func fail(err error) {
-	if e, ok := err.(*types.Error); ok {
+	// libcni wraps the plugin's error ("plugin type=... failed (add): %w").
+	var e *types.Error
+	if errors.As(err, &e) {
 		out, _ := json.Marshal(e)
 		fmt.Println(string(out))
 	} else {

@@ -2,6 +2,7 @@
 # The CNI protocol as runtimes speak it: VERSION through the real libcni, and a
 # table of bad inputs sent straight to each binary. Each bad input must get the
 # spec's error code in the error JSON on stdout, exit 1, and change nothing.
+set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 
 node=$(pn_node node)

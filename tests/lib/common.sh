@@ -30,7 +30,8 @@ trap 'exit 130' INT TERM
 
 # pn_netns PREFIX: creates a namespace named PREFIX-<random>, prints its name.
 pn_netns() {
-  local name="pn$PN_ID-$1"
+  local name
+  name="pn$PN_ID-$1-$(wc -l <"$PN_TMP/netns.list")"
   ip netns add "$name"
   echo "$name" >>"$PN_TMP/netns.list"
   ip -n "$name" link set lo up
@@ -50,7 +51,13 @@ pn_track() { echo "$1" >>"$PN_TMP/pids.list"; }
 
 pn_fail() { echo "FAIL: $*" >&2; exit 1; }
 pn_pass() { echo "ok: $*"; }
-pn_expect_eq() { [ "$1" = "$2" ] || pn_fail "$3: expected '$2', got '$1'"; }
+pn_expect_eq() {
+  [ "$1" = "$2" ] && return 0
+  if [[ $1 == *$'\n'* || $2 == *$'\n'* ]]; then
+    pn_fail "$3: differs (- expected, + got):"$'\n'"$(diff <(echo "$2") <(echo "$1") | grep '^[<>]' | sed 's/^</-/; s/^>/+/')"
+  fi
+  pn_fail "$3: expected '$2', got '$1'"
+}
 
 # pn_conf NAME JSON: writes a conflist NAME into the test's config dir.
 pn_conf() {
@@ -75,3 +82,29 @@ pn_plugin() {
   printf '%s' "$conf" | ip netns exec "$node" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@" "$bin"
 }
 
+
+# pn_state NODE [DIR...]: what a plugin may change on a node, as text: links,
+# addresses, routes of every table, and the files below each DIR. Two equal
+# snapshots mean nothing was left behind. IPv6 link-local and multicast
+# entries are left out: the kernel makes them for every link that is up, on
+# its own schedule (after DAD), and the links themselves are compared.
+pn_state() {
+  local node=$1
+  shift
+  ip -n "$node" -o link show | awk -F': ' '{print "link", $2}' | sed 's/@.*//' | sort
+  ip -n "$node" -o addr show | awk '{print "addr", $2, $4}' | grep -v ' fe80:' | sort
+  ip -n "$node" route show table all | sed 's/^/route /' | grep -v -e 'fe80:' -e 'ff00::/8' | sort
+  ip -n "$node" -6 route show table all | sed 's/^/route6 /' | grep -v -e 'fe80:' -e 'ff00::/8' | sort
+  local d
+  for d in "$@"; do
+    [ -d "$d" ] && find "$d" -type f ! -name lock ! -name 'last_reserved_ip*' ! -path '*/.podnet-index/*' | sed 's/^/file /' | sort
+  done
+  return 0
+}
+
+# pn_ip RESULT_JSON FAMILY(4|6): the pod's address of that family, without prefix.
+pn_ip() {
+  local sel='contains(".")'
+  [ "$2" = 6 ] && sel='contains(":")'
+  jq -r ".ips[] | select(.address | $sel) | .address | split(\"/\")[0]" <<<"$1"
+}

@@ -12,7 +12,7 @@
 namespace podnet::cni {
 
 // Returns the executable path of `type` in CNI_PATH; code 7 when `type` is
-// not a plain name, code 5 ("failed to find plugin") when absent.
+// not a plain name or is absent ("failed to find plugin").
 Result<std::string> findPlugin(const Env& env, std::string_view type);
 
 // Runs the plugin for `command` and returns its stdout. A non-zero exit whose

@@ -1,0 +1,217 @@
+// ADD: one veth pair per attachment, addressed and routed as plugin.hpp says.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "ipam_client.hpp"
+#include "plugin.hpp"
+#include "podnet/log/log.hpp"
+#include "podnet/netlink/socket.hpp"
+#include "podnet/netns/netns.hpp"
+#include "podnet/netns/sysctl.hpp"
+#include "transaction.hpp"
+
+namespace podnet::plugin {
+namespace {
+
+constexpr int kDefaultMtu = 1500;
+
+ip::Prefix hostPrefix(const ip::Address& a) { return ip::Prefix{a, a.bits()}; }
+
+// The MTU of the link that carries the node's default route, else 1500.
+int detectMtu(netlink::Socket& host) {
+  for (auto family : {ip::Family::kV4, ip::Family::kV6}) {
+    auto routes = host.routes(family);
+    if (!routes) continue;
+    for (const auto& r : *routes) {
+      if (r.dst.len != 0 || r.oif == 0) continue;
+      auto link = host.link(r.oif);
+      if (link && *link && (*link)->mtu > 0) return (*link)->mtu;
+    }
+  }
+  return kDefaultMtu;
+}
+
+// Every address needs a gateway of its own family: it is the pod's next hop
+// and the host veth's address.
+Status requireGateways(const cni::CniResult& r) {
+  if (r.ips.empty()) return fail(code::kInvalidConfig, "IPAM returned no address");
+  for (const auto& c : r.ips) {
+    if (!c.gateway)
+      return fail(code::kInvalidConfig, fmt::format("IPAM returned {} without a gateway", c.address.str()),
+                  "podnet routes each pod through its gateway address; set ipam gateway");
+  }
+  return {};
+}
+
+// The routes the pod gets: IPAM's, else a default route per address family.
+std::vector<cni::Route> podRoutes(const cni::CniResult& r) {
+  std::vector<cni::Route> out;
+  for (const auto& route : r.routes) {
+    for (const auto& c : r.ips) {
+      if (c.address.family() == route.dst.family()) {
+        out.push_back(route);
+        break;
+      }
+    }
+  }
+  if (!out.empty()) return out;
+  bool v4 = false, v6 = false;
+  for (const auto& c : r.ips) (c.address.addr.isV4() ? v4 : v6) = true;
+  if (v4) out.push_back({.dst = *ip::Prefix::parse("0.0.0.0/0")});
+  if (v6) out.push_back({.dst = *ip::Prefix::parse("::/0")});
+  return out;
+}
+
+const ip::Address& gatewayFor(const cni::CniResult& r, ip::Family family) {
+  for (const auto& c : r.ips) {
+    if (c.address.family() == family) return *c.gateway;
+  }
+  return *r.ips.front().gateway;  // unreachable: podRoutes keeps only families we have
+}
+
+bool hasV6(const cni::CniResult& r) {
+  return std::any_of(r.ips.begin(), r.ips.end(),
+                     [](const cni::IpConfig& c) { return !c.address.addr.isV4(); });
+}
+
+// No IPv6 duplicate address detection on a veth end, set before it goes up:
+// its link-local address is then usable at once. The kernel sends neighbour
+// solicitations for forwarded packets only from a non-tentative link-local
+// address, so with DAD the first packets wait a second or two.
+Status disableDad(std::string_view ifname) {
+  return netns::writeSysctl(fmt::format("net/ipv6/conf/{}/accept_dad", ifname), "0");
+}
+
+Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netlink::Link& podLink,
+                    const cni::CniResult& ipamResult, const std::vector<cni::Route>& routes) {
+  if (hasV6(ipamResult)) PODNET_CHECK(netns::run(podNs, [&] { return disableDad(podLink.name); }));
+  PODNET_TRY(auto lo, pod.link("lo"));
+  if (lo) PODNET_CHECK(pod.setUp(lo->index));
+  for (const auto& c : ipamResult.ips)
+    PODNET_CHECK(pod.addAddress(podLink.index, c.address, {.nodad = true, .noprefixroute = true}));
+  PODNET_CHECK(pod.setUp(podLink.index));
+  for (const auto& c : ipamResult.ips) {
+    PODNET_CHECK(pod.addRoute({.dst = hostPrefix(*c.gateway),
+                               .oif = podLink.index,
+                               .scope = c.gateway->isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
+  }
+  for (const auto& r : routes) {
+    PODNET_CHECK(pod.addRoute({.dst = r.dst.network(),
+                               .gateway = r.gw ? *r.gw : gatewayFor(ipamResult, r.dst.family()),
+                               .oif = podLink.index,
+                               .metric = r.priority}));
+  }
+  return {};
+}
+
+Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const cni::CniResult& ipamResult) {
+  const bool v6 = hasV6(ipamResult);
+  PODNET_CHECK(netns::writeSysctl("net.ipv4.ip_forward", "1"));
+  if (v6) {
+    PODNET_CHECK(netns::writeSysctl("net.ipv6.conf.all.forwarding", "1"));
+    PODNET_CHECK(disableDad(hostLink.name));
+  }
+  for (const auto& c : ipamResult.ips)
+    PODNET_CHECK(
+        host.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true}));
+  PODNET_CHECK(host.setUp(hostLink.index));
+  for (const auto& c : ipamResult.ips) {
+    PODNET_CHECK(host.addRoute({.dst = hostPrefix(c.address.addr),
+                                .oif = hostLink.index,
+                                .scope = c.address.addr.isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
+  }
+  return {};
+}
+
+// Waits until both veth ends pass packets. Usually at once; up to a second
+// when the kernel's linkwatch defers the carrier event (both ends with the
+// same ifindex, each in its own namespace). Returning earlier would hand the
+// runtime a Pod whose first packets are dropped.
+Status waitRunning(netlink::Socket& host, int hostIndex, netlink::Socket& pod, int podIndex) {
+  using namespace std::chrono;
+  constexpr auto kLimit = milliseconds(3000);
+  const auto start = steady_clock::now();
+  for (auto pause = microseconds(200);; pause = std::min(pause * 2, microseconds(20000))) {
+    PODNET_TRY(const auto h, host.link(hostIndex));
+    PODNET_TRY(const auto p, pod.link(podIndex));
+    if (h && p && h->running && p->running) return {};
+    if (steady_clock::now() - start > kLimit)
+      return fail(code::kTryAgainLater, "veth did not come up", fmt::format("waited {} ms", kLimit.count()));
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+}  // namespace
+
+Result<cni::CniResult> add(const cni::Request& request) {
+  const auto& env = request.env;
+  PODNET_TRY(const Config config, parseConfig(request));
+  if (config.ipMasq)
+    return fail(code::kUnsupportedField, "\"ipMasq\" is not supported yet",
+                "chain the reference firewall plugin or let podnetd masquerade");
+  PODNET_TRY(netns::Handle podNs, netns::Handle::open(env.netns));
+  PODNET_TRY(const netns::Handle nodeNs, netns::Handle::current());
+  if (podNs.sameAs(nodeNs))
+    return fail(code::kInvalidEnvironment, "CNI_NETNS is the plugin's own network namespace", env.netns);
+  PODNET_TRY(netlink::Socket host, netlink::Socket::open());
+  PODNET_TRY(netlink::Socket pod, netlink::Socket::openIn(podNs));
+
+  // Refuse before changing anything.
+  const std::string hostName = hostVethName(request.conf.name, env.containerId, env.ifname);
+  PODNET_TRY(const auto taken, pod.link(env.ifname));
+  if (taken)
+    return fail(code::kInvalidEnvironment, fmt::format("interface {} already exists in the pod", env.ifname),
+                env.netns);
+  PODNET_TRY(const auto stale, host.link(hostName));
+  if (stale)
+    return fail(code::kInternal, fmt::format("host interface {} already exists", hostName),
+                "an earlier ADD of this attachment was not deleted: run DEL first");
+
+  Transaction tx;
+  PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType));
+  tx.onFailure([&] {
+    if (auto st = ipamRun(request, config.ipamType, cni::Command::kDel); !st)
+      log::error("undo: IPAM release failed", {{"error", st.error().msg}});
+  });
+  PODNET_CHECK(requireGateways(ipamResult));
+
+  PODNET_CHECK(host.createVeth({.hostName = hostName,
+                                .peerName = env.ifname,
+                                .peerNetns = &podNs,
+                                .mtu = config.mtu.value_or(detectMtu(host)),
+                                .peerMac = config.mac,
+                                .hostAlias = hostVethAlias(request.conf.name)}));
+  tx.onFailure([&] {
+    if (auto gone = host.deleteLink(hostName); !gone)
+      log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});
+  });
+  PODNET_TRY(const auto hostLink, host.link(hostName));
+  PODNET_TRY(const auto podLink, pod.link(env.ifname));
+  if (!hostLink || !podLink)
+    return fail(code::kInternal, fmt::format("veth {} vanished after creation", hostName));
+
+  const auto routes = podRoutes(ipamResult);
+  PODNET_CHECK(configurePod(podNs, pod, *podLink, ipamResult, routes));
+  PODNET_CHECK(configureHost(host, *hostLink, ipamResult));
+  PODNET_CHECK(waitRunning(host, hostLink->index, pod, podLink->index));
+
+  cni::CniResult result;
+  result.cniVersion = request.conf.cniVersion;
+  result.interfaces = {
+      {.name = hostLink->name, .mac = hostLink->mac},
+      {.name = podLink->name, .mac = podLink->mac, .sandbox = env.netns, .mtu = podLink->mtu}};
+  for (auto c : ipamResult.ips) {
+    c.interface = 1;
+    result.ips.push_back(c);
+  }
+  result.routes = routes;
+  result.dns = request.conf.dns.empty() ? ipamResult.dns : request.conf.dns;
+  tx.commit();
+  log::info("added", {{"hostVeth", hostName}, {"ips", toJson(result, "1.1.0")["ips"]}});
+  return result;
+}
+
+}  // namespace podnet::plugin

@@ -1,0 +1,200 @@
+#include "podnet/ipam/disk_store.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "helpers.hpp"
+#include "podnet/ipam/allocator.hpp"
+
+using namespace podnet;
+using namespace podnet::ipam;
+using podnet::ipam::test::addr;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh temporary parent directory, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "podnet-ipam-test.XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string net() const { return (path / "net1").string(); }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void spit(const fs::path& p, const std::string& content) { std::ofstream(p, std::ios::binary) << content; }
+
+std::unique_ptr<DiskStore> openStore(const std::string& dir) {
+  auto s = DiskStore::open(dir, DiskStore::Mode::kCreate);
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error().msg + ": " + s.error().details));
+  return std::move(s).value();
+}
+
+}  // namespace
+
+TEST_CASE("ipam store: lease encoding as host-local writes and reads it") {
+  CHECK(encodeLease("ctr1", "eth0") == "ctr1\r\neth0");
+  CHECK(decodeLease(addr("10.0.0.2"), "ctr1\r\neth0") == Lease{addr("10.0.0.2"), "ctr1", "eth0"});
+  CHECK(decodeLease(addr("10.0.0.2"), "ctr1\n") == Lease{addr("10.0.0.2"), "ctr1", ""});  // ID only
+  CHECK_FALSE(decodeLease(addr("10.0.0.2"), " \r\n").has_value());
+  CHECK(leaseFileName(addr("fd00::5")) == "fd00::5");
+  CHECK(leaseFileName(addr("fd00:0:0:1::")) == "fd00:0:0:1::");
+  CHECK(leaseFileName(addr("fd00:0:1:0:1:0:0:5")) == "fd00:0:1:0:1::5");
+  CHECK(leaseFileName(addr("::1.2.3.4")) == "::102:304");  // Go never embeds a dotted quad
+  CHECK(leaseFileName(addr("::ffff:10.0.0.1")) == "10.0.0.1");
+}
+
+TEST_CASE("ipam store: file format round trip, modes, last_reserved_ip") {
+  TempDir tmp;
+  {
+    auto store = openStore(tmp.net());
+    REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+    REQUIRE(store->reserve({addr("fd00::5"), "ctr1", "eth0"}).value());
+    REQUIRE(store->setLastReserved(0, addr("10.0.0.2")).ok());
+    REQUIRE(store->setLastReserved(1, addr("fd00::5")).ok());
+    REQUIRE(store->flush().ok());
+  }
+  const fs::path dir = tmp.net();
+  CHECK(slurp(dir / "10.0.0.2") == "ctr1\r\neth0");
+  CHECK(slurp(dir / "fd00::5") == "ctr1\r\neth0");
+  CHECK(slurp(dir / "last_reserved_ip.0") == "10.0.0.2");
+  CHECK(slurp(dir / "last_reserved_ip.1") == "fd00::5");
+  CHECK(fs::exists(dir / "lock"));
+  struct stat st {};
+  REQUIRE(::stat(dir.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(::stat((dir / "10.0.0.2").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // Files another host-local wrote, including an ID-only one, read back.
+  spit(dir / "10.0.0.9", "old-ctr");
+  spit(dir / "notes.txt", "not a lease");
+  auto store = openStore(tmp.net());
+  auto snap = store->load().value();
+  CHECK(snap.taken == std::vector<ip::Address>{addr("10.0.0.2"), addr("10.0.0.9"), addr("fd00::5")});
+  CHECK(snap.leases.size() == 3);
+  CHECK(std::count(snap.leases.begin(), snap.leases.end(), Lease{addr("10.0.0.9"), "old-ctr", ""}) == 1);
+  CHECK(store->lastReserved(1).value() == addr("fd00::5"));
+  CHECK_FALSE(store->lastReserved(7).value().has_value());
+  CHECK(store->release({addr("10.0.0.9"), "old-ctr", ""}).value());
+  CHECK_FALSE(store->release({addr("10.0.0.9"), "old-ctr", ""}).value());
+  CHECK(fs::exists(dir / "notes.txt"));
+}
+
+TEST_CASE("ipam store: an existing entry is never overwritten nor followed") {
+  TempDir tmp;
+  openStore(tmp.net());
+  const fs::path dir = tmp.net();
+  spit(tmp.path / "victim", "precious");
+  fs::create_symlink(tmp.path / "victim", dir / "10.0.0.3");
+  spit(dir / "10.0.0.4", "someone-else\r\neth0");
+  auto store = openStore(tmp.net());
+  CHECK_FALSE(store->reserve({addr("10.0.0.3"), "ctr1", "eth0"}).value());
+  CHECK_FALSE(store->reserve({addr("10.0.0.4"), "ctr1", "eth0"}).value());
+  CHECK(slurp(tmp.path / "victim") == "precious");
+  CHECK(slurp(dir / "10.0.0.4") == "someone-else\r\neth0");
+  auto snap = store->load().value();
+  CHECK(snap.isTaken(addr("10.0.0.3")));  // taken, but never read through the link
+  CHECK(snap.leases.size() == 1);
+  // The allocator goes around both.
+  auto got = allocate({test::sets(R"({"subnet":"10.0.0.0/29","rangeStart":"10.0.0.3"})")[0]},
+                      {"ctr1", "eth0"}, {}, *store);
+  REQUIRE(got.ok());
+  CHECK((*got)[0].address.str() == "10.0.0.5/29");
+}
+
+TEST_CASE("ipam store: a dataDir or network directory that is a symlink is refused") {
+  TempDir tmp;
+  fs::create_directory(tmp.path / "real");
+  fs::create_directory_symlink(tmp.path / "real", tmp.path / "net1");
+  auto s = DiskStore::open(tmp.net(), DiskStore::Mode::kCreate);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == code::kIo);
+  CHECK(s.error().msg.find("symlink") != std::string::npos);
+
+  fs::create_directory_symlink(tmp.path / "real", tmp.path / "link");
+  auto viaLink = DiskStore::open((tmp.path / "link" / "net2").string(), DiskStore::Mode::kCreate);
+  REQUIRE_FALSE(viaLink.ok());
+  CHECK_FALSE(fs::exists(tmp.path / "real" / "net2"));
+}
+
+TEST_CASE("ipam store: a missing directory is not created for DEL-like opens") {
+  TempDir tmp;
+  auto s = DiskStore::open(tmp.net(), DiskStore::Mode::kExisting);
+  REQUIRE(s.ok());
+  CHECK(*s == nullptr);
+  CHECK_FALSE(fs::exists(tmp.net()));
+}
+
+TEST_CASE("ipam store: temporary files of a crashed writer are removed, leases kept") {
+  TempDir tmp;
+  {
+    auto store = openStore(tmp.net());
+    REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+  }
+  const fs::path dir = tmp.net();
+  spit(dir / (std::string(kTempPrefix) + "deadbeef"), "ctr2\r\neth0");  // died before rename
+  auto store = openStore(tmp.net());
+  CHECK_FALSE(fs::exists(dir / (std::string(kTempPrefix) + "deadbeef")));
+  auto snap = store->load().value();
+  CHECK(snap.leases == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
+}
+
+TEST_CASE("ipam store: the lease index answers lookups and follows foreign writers") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  {
+    auto store = openStore(tmp.net());
+    CHECK(store->leasesOf("ctr1", "eth0").value().empty());
+    REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+    REQUIRE(store->reserve({addr("10.0.0.3"), "ctr2", "eth0"}).value());
+    REQUIRE(store->flush().ok());
+  }
+  CHECK(slurp(dir / ".podnet-index" / "ctr1:eth0") == "10.0.0.2\n");
+  {
+    auto store = openStore(tmp.net());
+    CHECK(store->leasesOf("ctr1", "eth0").value() == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
+    // The index is trusted while the store directory is unchanged: an entry
+    // removed behind its back is not seen (the documented cost of staleness).
+    fs::remove(dir / ".podnet-index" / "ctr2:eth0");
+    CHECK(store->leasesOf("ctr2", "eth0").value().empty());
+  }
+  // A foreign writer (host-local) changes the directory: the index is rebuilt.
+  spit(dir / "10.0.0.9", "ctr9\r\neth1");
+  {
+    auto store = openStore(tmp.net());
+    CHECK(store->leasesOf("ctr9", "eth1").value() == std::vector<Lease>{{addr("10.0.0.9"), "ctr9", "eth1"}});
+    CHECK(store->leasesOf("ctr2", "eth0").value().size() == 1);
+  }
+  // A lease file rewritten for another owner (mtime untouched) fails verification.
+  spit(dir / "10.0.0.2", "ctr7\r\neth0");
+  {
+    auto store = openStore(tmp.net());
+    CHECK(store->leasesOf("ctr1", "eth0").value().empty());
+    CHECK(store->leasesOf("ctr7", "eth0").value() == std::vector<Lease>{{addr("10.0.0.2"), "ctr7", "eth0"}});
+  }
+  // Releases update it (after a lookup, as DEL does).
+  {
+    auto store = openStore(tmp.net());
+    const auto held = store->leasesOf("ctr9", "eth1").value();
+    REQUIRE(held.size() == 1);
+    REQUIRE(store->release(held[0]).value());
+    REQUIRE(store->flush().ok());
+  }
+  CHECK_FALSE(fs::exists(dir / ".podnet-index" / "ctr9:eth1"));
+}
