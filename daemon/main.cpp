@@ -1,11 +1,88 @@
-// podnetd: the node daemon. Until its issue lands it only answers --help and --version.
+// podnetd: the node daemon. Parses flags and dispatches: the daemon itself,
+// or `podnetd status` (a table of the running daemon's view).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <array>
 #include <iostream>
 
+#include "daemon.hpp"
+#include "masquerade.hpp"
+#include "podnet/log/log.hpp"
+#include "status.hpp"
+
+namespace {
+
+std::string hostName() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) return {};
+  return buf.data();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"podnetd: programs routes to every node's pod CIDR"};
-  app.set_version_flag("--version", std::string("podnetd ") + PODNET_VERSION);
-  CLI11_PARSE(app, argc, argv);
-  std::cerr << "podnetd: not implemented yet\n";
-  return 1;
+  namespace pd = podnet::daemon;
+  CLI::App app{"podnetd: programs routes to every node's pod CIDR and writes the node's CNI config"};
+  app.set_version_flag("--version",
+                       std::string("podnetd ") + PODNET_VERSION +
+                           (pd::masqueradeSupported() ? " (masquerade: nftables)" : " (masquerade: no)"));
+  pd::Options options;
+  options.nodeName = hostName();
+  options.clusterFile = "/etc/podnet/cluster.json";
+  std::string logFile;
+  std::string logLevel = "info";
+  double resyncSeconds = 10;
+  int mtu = 0;
+  app.add_option("--node-name", options.nodeName, "This node's name in the node source")
+      ->capture_default_str();
+  app.add_option("--cluster-file", options.clusterFile, "Cluster file (JSON) listing every node")
+      ->capture_default_str();
+  app.add_option("--cni-conf-dir", options.cniConfDir, "Where to write the CNI conflist (\"\": nowhere)")
+      ->capture_default_str();
+  app.add_option("--conflist-name", options.conflistName, "File name of the conflist")->capture_default_str();
+  app.add_option("--network-name", options.network, "CNI network name in the conflist")
+      ->capture_default_str();
+  app.add_option("--ipam-data-dir", options.ipamDataDir,
+                 "podnet-ipam dataDir in the conflist (\"\": its default)");
+  app.add_option("--mtu", mtu, "Pod MTU in the conflist (0: the plugin's default)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--listen", options.listen, "HTTP address for /healthz, /metrics, /status (\"\": none)")
+      ->capture_default_str();
+  app.add_option("--resync-interval", resyncSeconds, "Seconds between full resyncs")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  app.add_option("--masquerade", options.masquerade,
+                 "Masquerade traffic from this node's pods to outside the cluster's pod CIDRs (nftables)")
+      ->capture_default_str();
+  app.add_option("--log-file", logFile, "JSON-lines log file (default: stderr)");
+  app.add_option("--log-level", logLevel, "debug, info, warn or error")->capture_default_str();
+
+  std::string statusAddress = options.listen;
+  bool statusJson = false;
+  auto* status = app.add_subcommand("status", "Show the running daemon's nodes, pod CIDRs and routes");
+  status->add_option("--address", statusAddress, "The daemon's HTTP address")->capture_default_str();
+  status->add_flag("--json", statusJson, "Print the raw /status document");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (status->parsed()) {
+    const auto doc = pd::fetchStatus(statusAddress);
+    if (!doc.ok()) {
+      std::cerr << "podnetd status: " << doc.error().msg << "\n";
+      return 1;
+    }
+    std::cout << (statusJson ? doc->dump(2) + "\n" : pd::renderStatusTable(*doc));
+    return 0;
+  }
+
+  podnet::log::configure(logFile, podnet::log::parseLevel(logLevel));
+  podnet::log::setContext({{"daemon", "podnetd"}, {"node", options.nodeName}});
+  if (mtu > 0) options.mtu = mtu;
+  options.resync = std::chrono::milliseconds(static_cast<long>(resyncSeconds * 1000));
+  return pd::run(options);
 }

@@ -11,6 +11,7 @@
 #include "podnet/netlink/socket.hpp"
 #include "podnet/netns/netns.hpp"
 #include "podnet/netns/sysctl.hpp"
+#include "podnet/nft/masquerade.hpp"
 #include "transaction.hpp"
 
 namespace podnet::plugin {
@@ -149,9 +150,6 @@ Status waitRunning(netlink::Socket& host, int hostIndex, netlink::Socket& pod, i
 Result<cni::CniResult> add(const cni::Request& request) {
   const auto& env = request.env;
   PODNET_TRY(const Config config, parseConfig(request));
-  if (config.ipMasq)
-    return fail(code::kUnsupportedField, "\"ipMasq\" is not supported yet",
-                "chain the reference firewall plugin or let podnetd masquerade");
   PODNET_TRY(netns::Handle podNs, netns::Handle::open(env.netns));
   PODNET_TRY(const netns::Handle nodeNs, netns::Handle::current());
   if (podNs.sameAs(nodeNs))
@@ -196,6 +194,15 @@ Result<cni::CniResult> add(const cni::Request& request) {
   const auto routes = podRoutes(ipamResult);
   PODNET_CHECK(configurePod(podNs, pod, *podLink, ipamResult, routes));
   PODNET_CHECK(configureHost(host, *hostLink, ipamResult));
+  if (config.ipMasq) {
+    nft::Pod masq{.network = request.conf.name, .owner = hostName};
+    for (const auto& c : ipamResult.ips) masq.addresses.push_back(c.address);
+    PODNET_CHECK(nft::addPod(masq));
+    tx.onFailure([&] {
+      if (auto st = removeMasquerade(request.conf.name, hostName); !st)
+        log::error("undo: removing masquerade failed", {{"error", st.error().msg}});
+    });
+  }
   PODNET_CHECK(waitRunning(host, hostLink->index, pod, podLink->index));
 
   cni::CniResult result;

@@ -8,6 +8,10 @@
 //   host: <gw>/32 (/128) on the host veth (no prefix route, no DAD),
 //         "<ip>/32 (/128) dev <host veth>", forwarding on.
 // The host veth's alias "podnet:<network>" marks it as ours for GC.
+// "ipMasq": true adds the pod's addresses to podnet's nftables masquerade
+// sets (podnet/nft/masquerade.hpp), keyed by the host veth name, after the
+// host routes; CHECK verifies them; DEL and GC remove them, and the network's
+// rules with its last pod.
 
 #include <optional>
 #include <string>
@@ -34,6 +38,10 @@ Result<Config> parseConfig(const cni::Request& request);
 std::string hostVethName(std::string_view network, std::string_view containerId, std::string_view ifname);
 // The alias that marks a host veth as podnet's for `network` (at most 255 bytes).
 std::string hostVethAlias(std::string_view network);
+
+// Removes the masquerade elements of the attachment whose host veth is
+// `hostName` (nothing to remove is success).
+Status removeMasquerade(std::string_view network, std::string_view hostName);
 
 Result<cni::CniResult> add(const cni::Request& request);
 Status del(const cni::Request& request);

@@ -9,6 +9,7 @@
 #include "podnet/log/log.hpp"
 #include "podnet/netlink/socket.hpp"
 #include "podnet/netns/netns.hpp"
+#include "podnet/nft/masquerade.hpp"
 
 namespace podnet::plugin {
 namespace {
@@ -71,9 +72,19 @@ Status checkAttachment(const cni::Request& request, const cni::CniResult& prev) 
 
 }  // namespace
 
+Status removeMasquerade(std::string_view network, std::string_view hostName) {
+  PODNET_TRY(const int removed,
+             nft::removePods(network, [&](std::string_view owner) { return owner == hostName; }));
+  if (removed > 0) log::info("masquerade removed", {{"hostVeth", hostName}, {"elements", removed}});
+  return {};
+}
+
 Status del(const cni::Request& request) {
   PODNET_TRY(const Config config, parseConfig(request));
   const std::string hostName = hostVethName(request.conf.name, request.env.containerId, request.env.ifname);
+  // Masquerade state first: the lease, released last, is what lets the
+  // address go to another pod.
+  if (config.ipMasq) PODNET_CHECK(removeMasquerade(request.conf.name, hostName));
   // The host end's name is derived, so DEL needs no netns: deleting it removes
   // the pod end, the addresses and routes of both.
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
@@ -88,6 +99,15 @@ Status check(const cni::Request& request) {
     return fail(code::kInvalidConfig, "CHECK needs prevResult", "the runtime passes the Result of ADD");
   PODNET_TRY(const Config config, parseConfig(request));
   PODNET_CHECK(checkAttachment(request, *request.conf.prevResult));
+  if (config.ipMasq) {
+    const std::string hostName = hostVethName(request.conf.name, request.env.containerId, request.env.ifname);
+    PODNET_TRY(const auto masq, nft::podAddresses(request.conf.name, hostName));
+    for (const auto& c : request.conf.prevResult->ips) {
+      if (std::find(masq.begin(), masq.end(), c.address.addr) == masq.end())
+        return checkError(fmt::format("masquerade element for {} is missing", c.address.addr.str()),
+                          fmt::format("table inet {}, set of network {}", nft::kTable, request.conf.name));
+    }
+  }
   return ipamRun(request, config.ipamType, cni::Command::kCheck);
 }
 
@@ -104,6 +124,12 @@ Status gc(const cni::Request& request) {
     if (link.kind != "veth" || link.alias != alias || keep.count(link.name) != 0) continue;
     PODNET_TRY(const bool deleted, host.deleteLink(link.name));
     if (deleted) log::info("gc: deleted host veth", {{"link", link.name}});
+  }
+  if (config.ipMasq) {
+    PODNET_TRY(const int removed, nft::removePods(request.conf.name, [&](std::string_view owner) {
+                 return keep.count(std::string(owner)) == 0;
+               }));
+    if (removed > 0) log::info("gc: removed masquerade elements", {{"elements", removed}});
   }
   return ipamRun(request, config.ipamType, cni::Command::kGc);
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake g++ make pkg-config git
-  libnl-3-dev libnl-route-3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libboost-dev doctest-dev
+  libnl-3-dev libnl-route-3-dev libnftables-dev nlohmann-json3-dev libcli11-dev libfmt-dev libboost-dev doctest-dev
   clang-format
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
   iproute2 iputils-ping jq procps util-linux iptables

@@ -1,0 +1,119 @@
+# Helpers for multi-node tests: source after tests/lib/common.sh.
+#
+# A cluster is an underlay namespace holding a bridge, and node namespaces
+# attached to it by veth (eth0 in the node). Node i (1..200) has the underlay
+# addresses 192.168.77.(10+i)/24 and fd77::(10+i)/64, and the pod CIDRs
+# 10.244.i.0/24 and fd00:10:244:i::/64. There is no uplink and no default
+# route: nothing leaves the test's namespaces. Each node runs its own podnetd,
+# all watching one cluster file.
+
+PN_PROTO=152 # podnetd's route protocol (daemon/routes.hpp kRouteProtocol)
+PN_CLUSTER_FILE="$PN_TMP/cluster/cluster.json"
+mkdir -p "$PN_TMP/cluster"
+
+# pn_underlay: the underlay namespace, with bridge br0 up; prints its name.
+pn_underlay() {
+  local u
+  u=$(pn_netns underlay)
+  ip -n "$u" link add br0 type bridge
+  ip -n "$u" link set br0 addrgenmode none
+  ip -n "$u" link set br0 up
+  echo "$u"
+}
+
+# pn_cluster_node UNDERLAY I: node namespace I attached to the underlay; prints its name.
+pn_cluster_node() {
+  local u=$1 i=$2 n
+  n=$(pn_node "n$i")
+  ip -n "$n" link add eth0 type veth peer name "u$i" netns "$u"
+  ip -n "$u" link set "u$i" master br0
+  ip -n "$u" link set "u$i" up
+  ip -n "$n" addr add "192.168.77.$((10 + i))/24" dev eth0
+  ip -n "$n" addr add "fd77::$((10 + i))/64" dev eth0 nodad
+  ip -n "$n" link set eth0 up
+  mkdir -p "$PN_TMP/node$i/net.d"
+  echo "$n"
+}
+
+# pn_cluster_json I...: a cluster file listing nodes I... (as above).
+pn_cluster_json() {
+  local i sep=""
+  printf '{"nodes": ['
+  for i in "$@"; do
+    printf '%s\n  {"name": "node%s", "addresses": ["192.168.77.%s", "fd77::%s"], "podCIDRs": ["10.244.%s.0/24", "fd00:10:244:%s::/64"]}' \
+      "$sep" "$i" "$((10 + i))" "$((10 + i))" "$i" "$i"
+    sep=","
+  done
+  printf ']}\n'
+}
+
+# pn_cluster_write JSON: replaces the cluster file atomically (rename), as a
+# config management tool would.
+pn_cluster_write() {
+  printf '%s\n' "$1" >"$PN_CLUSTER_FILE.tmp"
+  mv -f "$PN_CLUSTER_FILE.tmp" "$PN_CLUSTER_FILE"
+}
+
+# pn_podnetd NODE I [flags...]: starts podnetd as node I inside NODE (tracked),
+# in the calling shell (not in $(...)), so that `wait $PN_PID` works; sets PN_PID.
+# Its log is $PN_TMP/node$I/podnetd.log.
+pn_podnetd() {
+  local n=$1 i=$2
+  shift 2
+  mkdir -p "$PN_TMP/node$i/net.d"
+  ip netns exec "$n" "$PODNET_BIN/podnetd" --node-name "node$i" --cluster-file "$PN_CLUSTER_FILE" \
+    --cni-conf-dir "$PN_TMP/node$i/net.d" --ipam-data-dir "$PN_TMP/node$i/leases" \
+    --log-file "$PN_TMP/node$i/podnetd.log" "$@" </dev/null >>"$PN_TMP/node$i/podnetd.out" 2>&1 &
+  PN_PID=$!
+  pn_track "$PN_PID"
+}
+
+# pn_http NODE PATH: GET http://127.0.0.1:9650PATH inside NODE.
+pn_http() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:9650$2"; }
+
+# pn_wait_ready NODE [SECONDS]: waits for podnetd's /healthz in NODE.
+pn_wait_ready() {
+  local n=$1 deadline=$((SECONDS + ${2:-10}))
+  until pn_http "$n" /healthz >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || pn_fail "podnetd in $n not ready"
+    sleep 0.05
+  done
+}
+
+# pn_routes NODE: podnetd's routes in NODE, both families, one per line, sorted
+# (as `ip route show proto N` prints them: without the proto).
+pn_routes() {
+  { ip -n "$1" -4 route show proto $PN_PROTO; ip -n "$1" -6 route show proto $PN_PROTO; } | sed 's/ *$//' | sort
+}
+
+# pn_wait_routes NODE EXPECTED [SECONDS]: waits until pn_routes NODE is EXPECTED.
+pn_wait_routes() {
+  local n=$1 want=$2 deadline=$((SECONDS + ${3:-5})) got
+  while :; do
+    got=$(pn_routes "$n")
+    [ "$got" = "$want" ] && return 0
+    [ $SECONDS -lt $deadline ] || pn_expect_eq "$got" "$want" "routes in $n"
+    sleep 0.02
+  done
+}
+
+# pn_expected_routes SELF I...: the routes node SELF should hold for a cluster of nodes I...
+pn_expected_routes() {
+  local self=$1 i
+  shift
+  for i in "$@"; do
+    [ "$i" = "$self" ] && continue
+    echo "10.244.$i.0/24 via 192.168.77.$((10 + i)) dev eth0"
+    echo "fd00:10:244:$i::/64 via fd77::$((10 + i)) dev eth0 metric 1024 pref medium"
+  done | sort
+}
+
+# pn_cni_node NODE I VERB POD: the libcni client inside NODE with the conflist node I's podnetd wrote.
+pn_cni_node() {
+  local n=$1 i=$2 verb=$3 pod=$4
+  ip netns exec "$n" env NETCONFPATH="$PN_TMP/node$i/net.d" CNI_PATH="$PODNET_BIN:$REF_CNI" \
+    CNI_CACHE_DIR="$PN_TMP/node$i/cache" CNI_CONTAINERID="ctr-$pod" "$CNITOOL" "$verb" podnet "/run/netns/$pod"
+}
+
+# pn_now_ms: milliseconds since the epoch.
+pn_now_ms() { echo $(($(date +%s%N) / 1000000)); }
