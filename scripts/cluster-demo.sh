@@ -46,7 +46,6 @@ resB=$(pn_cni_node "$n2" 2 add "$podB")
 a4=$(pn_ip "$resA" 4) a6=$(pn_ip "$resA" 6) b4=$(pn_ip "$resB" 4) b6=$(pn_ip "$resB" 6)
 echo "podA: $a4 $a6"
 echo "podB: $b4 $b6"
-sleep 1 # a fresh veth may take up to a second to pass packets
 
 say "podA (node1) pings podB (node2) and back"
 ip netns exec "$podA" ping -c 2 -W 2 "$b4"

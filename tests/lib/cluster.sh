@@ -30,6 +30,9 @@ pn_cluster_node() {
   ip -n "$u" link set "u$i" up
   ip -n "$n" addr add "192.168.77.$((10 + i))/24" dev eth0
   ip -n "$n" addr add "fd77::$((10 + i))/64" dev eth0 nodad
+  # No DAD on the underlay link: its link-local address, which sources the
+  # neighbour solicitations for forwarded Pod traffic, is usable at once.
+  ip netns exec "$n" sysctl -qw net.ipv6.conf.eth0.accept_dad=0
   ip -n "$n" link set eth0 up
   mkdir -p "$PN_TMP/node$i/net.d"
   echo "$n"
