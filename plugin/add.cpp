@@ -7,6 +7,7 @@
 
 #include "ipam_client.hpp"
 #include "plugin.hpp"
+#include "podnet/fault/fault.hpp"
 #include "podnet/log/log.hpp"
 #include "podnet/netlink/socket.hpp"
 #include "podnet/netns/netns.hpp"
@@ -88,22 +89,30 @@ Status disableDad(std::string_view ifname) {
 
 Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netlink::Link& podLink,
                     const cni::CniResult& ipamResult, const std::vector<cni::Route>& routes) {
-  if (hasV6(ipamResult)) PODNET_CHECK(netns::run(podNs, [&] { return disableDad(podLink.name); }));
+  if (hasV6(ipamResult)) {
+    PODNET_CHECK(netns::run(podNs, [&] { return disableDad(podLink.name); }));
+    PODNET_FAULT_POINT("add.after_pod_sysctl");
+  }
   PODNET_TRY(auto lo, pod.link("lo"));
   if (lo) PODNET_CHECK(pod.setUp(lo->index));
-  for (const auto& c : ipamResult.ips)
+  for (const auto& c : ipamResult.ips) {
     PODNET_CHECK(pod.addAddress(podLink.index, c.address, {.nodad = true, .noprefixroute = true}));
+    PODNET_FAULT_POINT("add.after_pod_address");
+  }
   PODNET_CHECK(pod.setUp(podLink.index));
+  PODNET_FAULT_POINT("add.after_pod_up");
   for (const auto& c : ipamResult.ips) {
     PODNET_CHECK(pod.addRoute({.dst = hostPrefix(*c.gateway),
                                .oif = podLink.index,
                                .scope = c.gateway->isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
+    PODNET_FAULT_POINT("add.after_pod_gateway_route");
   }
   for (const auto& r : routes) {
     PODNET_CHECK(pod.addRoute({.dst = r.dst.network(),
                                .gateway = r.gw ? *r.gw : gatewayFor(ipamResult, r.dst.family()),
                                .oif = podLink.index,
                                .metric = r.priority}));
+    PODNET_FAULT_POINT("add.after_pod_route");
   }
   return {};
 }
@@ -115,14 +124,19 @@ Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const
     PODNET_CHECK(netns::writeSysctl("net.ipv6.conf.all.forwarding", "1"));
     PODNET_CHECK(disableDad(hostLink.name));
   }
-  for (const auto& c : ipamResult.ips)
+  PODNET_FAULT_POINT("add.after_host_sysctl");
+  for (const auto& c : ipamResult.ips) {
     PODNET_CHECK(
         host.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true}));
+    PODNET_FAULT_POINT("add.after_host_address");
+  }
   PODNET_CHECK(host.setUp(hostLink.index));
+  PODNET_FAULT_POINT("add.after_host_up");
   for (const auto& c : ipamResult.ips) {
     PODNET_CHECK(host.addRoute({.dst = hostPrefix(c.address.addr),
                                 .oif = hostLink.index,
                                 .scope = c.address.addr.isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
+    PODNET_FAULT_POINT("add.after_host_route");
   }
   return {};
 }
@@ -170,6 +184,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
 
   Transaction tx;
   PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType));
+  PODNET_FAULT_POINT("add.after_ipam");
   tx.onFailure([&] {
     if (auto st = ipamRun(request, config.ipamType, cni::Command::kDel); !st)
       log::error("undo: IPAM release failed", {{"error", st.error().msg}});
@@ -182,6 +197,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
                                 .mtu = config.mtu.value_or(detectMtu(host)),
                                 .peerMac = config.mac,
                                 .hostAlias = hostVethAlias(request.conf.name)}));
+  PODNET_FAULT_POINT("add.after_veth");
   tx.onFailure([&] {
     if (auto gone = host.deleteLink(hostName); !gone)
       log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});
@@ -198,12 +214,14 @@ Result<cni::CniResult> add(const cni::Request& request) {
     nft::Pod masq{.network = request.conf.name, .owner = hostName};
     for (const auto& c : ipamResult.ips) masq.addresses.push_back(c.address);
     PODNET_CHECK(nft::addPod(masq));
+    PODNET_FAULT_POINT("add.after_masquerade");
     tx.onFailure([&] {
       if (auto st = removeMasquerade(request.conf.name, hostName); !st)
         log::error("undo: removing masquerade failed", {{"error", st.error().msg}});
     });
   }
   PODNET_CHECK(waitRunning(host, hostLink->index, pod, podLink->index));
+  PODNET_FAULT_POINT("add.after_running");
 
   cni::CniResult result;
   result.cniVersion = request.conf.cniVersion;

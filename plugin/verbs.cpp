@@ -6,6 +6,7 @@
 
 #include "ipam_client.hpp"
 #include "plugin.hpp"
+#include "podnet/fault/fault.hpp"
 #include "podnet/log/log.hpp"
 #include "podnet/netlink/socket.hpp"
 #include "podnet/netns/netns.hpp"
@@ -84,12 +85,17 @@ Status del(const cni::Request& request) {
   const std::string hostName = hostVethName(request.conf.name, request.env.containerId, request.env.ifname);
   // Masquerade state first: the lease, released last, is what lets the
   // address go to another pod.
-  if (config.ipMasq) PODNET_CHECK(removeMasquerade(request.conf.name, hostName));
+  if (config.ipMasq) {
+    PODNET_CHECK(removeMasquerade(request.conf.name, hostName));
+    PODNET_FAULT_POINT("del.after_masquerade");
+  }
   // The host end's name is derived, so DEL needs no netns: deleting it removes
   // the pod end, the addresses and routes of both.
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
   PODNET_TRY(const bool deleted, host.deleteLink(hostName));
+  PODNET_FAULT_POINT("del.after_link");
   PODNET_CHECK(ipamRun(request, config.ipamType, cni::Command::kDel));
+  PODNET_FAULT_POINT("del.after_ipam");
   log::info("deleted", {{"hostVeth", hostName}, {"linkExisted", deleted}});
   return {};
 }
@@ -124,12 +130,14 @@ Status gc(const cni::Request& request) {
     if (link.kind != "veth" || link.alias != alias || keep.count(link.name) != 0) continue;
     PODNET_TRY(const bool deleted, host.deleteLink(link.name));
     if (deleted) log::info("gc: deleted host veth", {{"link", link.name}});
+    PODNET_FAULT_POINT("gc.after_link");
   }
   if (config.ipMasq) {
     PODNET_TRY(const int removed, nft::removePods(request.conf.name, [&](std::string_view owner) {
                  return keep.count(std::string(owner)) == 0;
                }));
     if (removed > 0) log::info("gc: removed masquerade elements", {{"elements", removed}});
+    PODNET_FAULT_POINT("gc.after_masquerade");
   }
   return ipamRun(request, config.ipamType, cni::Command::kGc);
 }

@@ -8,8 +8,10 @@ PACKAGES=(
   cmake g++ make pkg-config git
   libnl-3-dev libnl-route-3-dev libnftables-dev nlohmann-json3-dev libcli11-dev libfmt-dev libboost-dev doctest-dev
   clang-format
+  # bounded fuzzing in CI: clang with libFuzzer
+  clang libclang-rt-14-dev
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
-  iproute2 iputils-ping jq procps util-linux iptables
+  iproute2 iputils-ping jq procps util-linux iptables nftables
   containernetworking-plugins golang-go golang-github-appc-cni-dev
 )
 

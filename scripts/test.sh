@@ -9,9 +9,15 @@ BUILD=${BUILD:-build-test}
 JOBS=${JOBS:-$(nproc)}
 
 bash scripts/deps.sh
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPODNET_SANITIZE=ON >/dev/null
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DPODNET_SANITIZE=ON -DPODNET_FAULT_INJECTION=ON >/dev/null
 cmake --build "$BUILD" -j "$JOBS"
 cmake --build "$BUILD" --target format-check
+
+# Bounded fuzzing in CI (or PODNET_FUZZ_CI=1): clang + libFuzzer, ASan/UBSan, 20 s per
+# target. Before ctest, so that ctest's summary closes the output.
+if [[ "${CI:-}" == true || "${PODNET_FUZZ_CI:-}" == 1 ]]; then
+  bash tests/fuzz/run.sh 20
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

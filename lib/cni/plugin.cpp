@@ -70,6 +70,10 @@ std::string errorVersion(std::string_view stdinData) {
   return std::string(kLatestVersion);
 }
 
+// Results hold only text we checked; errorJson() makes messages valid UTF-8.
+// Any byte that still is not becomes U+FFFD rather than failing the output.
+std::string print(const json& doc) { return doc.dump(2, ' ', false, json::error_handler_t::replace); }
+
 Result<json> dispatch(const Handlers& handlers, const About& about, const std::string& stdinData,
                       const Getenv& getenv) {
   PODNET_TRY(Env env, parseEnv(getenv));
@@ -139,14 +143,14 @@ int runPlugin(const Handlers& handlers, const About& about, std::istream& in, st
     stdinData.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     auto result = dispatch(handlers, about, stdinData, getenv);
     if (result) {
-      if (!result->is_null()) out << result->dump(2) << '\n';
+      if (!result->is_null()) out << print(*result) << '\n';
       out.flush();
       return 0;
     }
     log::error(result.error().msg, {{"code", result.error().code}, {"details", result.error().details}});
-    out << errorJson(result.error(), errorVersion(stdinData)).dump(2) << '\n';
+    out << print(errorJson(result.error(), errorVersion(stdinData))) << '\n';
   } catch (const std::exception& e) {
-    out << errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData)).dump(2)
+    out << print(errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData)))
         << '\n';
   }
   out.flush();

@@ -192,9 +192,19 @@ Result<CniResult> resultFromJson(const json& doc) {
   return result;
 }
 
+namespace {
+// Messages quote hostile input (names, CNI_ARGS, cut-off JSON) that may not be
+// UTF-8; JSON must be. Invalid bytes become U+FFFD.
+std::string validUtf8(const std::string& text) {
+  const auto quoted = json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+  return json::parse(quoted).get<std::string>();
+}
+}  // namespace
+
 json errorJson(const Error& error, std::string_view version) {
-  json j = {{"cniVersion", version}, {"code", error.code}, {"msg", error.msg}};
-  if (!error.details.empty()) j["details"] = error.details;
+  json j = {
+      {"cniVersion", validUtf8(std::string(version))}, {"code", error.code}, {"msg", validUtf8(error.msg)}};
+  if (!error.details.empty()) j["details"] = validUtf8(error.details);
   return j;
 }
 

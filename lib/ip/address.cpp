@@ -8,7 +8,9 @@
 namespace podnet::ip {
 
 std::optional<Address> Address::parse(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  // inet_pton() stops at a NUL: "10.0.0.1\0junk" must not pass as 10.0.0.1.
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN || text.find('\0') != std::string_view::npos)
+    return std::nullopt;
   char buf[INET6_ADDRSTRLEN] = {};
   std::memcpy(buf, text.data(), text.size());
   Address a;

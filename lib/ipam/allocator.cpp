@@ -8,10 +8,14 @@ namespace podnet::ipam {
 namespace {
 
 // What one range set will give: a lease already held, a requested address,
-// or (neither) the next free one.
+// or (neither) the next free one in round-robin order: `walk` from
+// last_reserved_ip, positioned just after `next`, the first address probing
+// found free (nullopt when none of the probed ones was).
 struct Plan {
   std::optional<ip::Address> held;
   std::optional<ip::Address> requested;
+  std::optional<RangeIterator> walk;
+  std::optional<ip::Address> next;
 };
 
 std::optional<std::size_t> setFor(const std::vector<RangeSet>& sets, const ip::Address& a) {
@@ -24,7 +28,11 @@ std::optional<std::size_t> setFor(const std::vector<RangeSet>& sets, const ip::A
 ip::U128 freeIn(const RangeSet& set, const Snapshot& snapshot) {
   const ip::U128 total = capacity(set);
   ip::U128 used = 0;
-  for (const auto& a : snapshot.taken) used += allocatable(set, a) ? 1 : 0;
+  for (std::size_t i = 0; i < snapshot.taken.size(); ++i) {
+    const auto& a = snapshot.taken[i];
+    const bool again = i > 0 && snapshot.taken[i - 1] == a;  // two spellings of one IPv6 address
+    used += !again && allocatable(set, a) ? 1 : 0;
+  }
   return total - std::min(total, used);
 }
 
@@ -34,9 +42,9 @@ Error exhausted(std::size_t index, const RangeSet& set) {
               "every allocatable address of the range set is leased; release some or add a range");
 }
 
-// Validates requested addresses against the snapshot and fills plans.
+// Validates requested addresses and fills plans.
 Status planRequested(const std::vector<RangeSet>& sets, const std::vector<ip::Address>& requested,
-                     const Snapshot& snapshot, std::vector<Plan>& plans) {
+                     Store& store, std::vector<Plan>& plans) {
   for (const auto& r : requested) {
     const auto s = setFor(sets, r);
     if (!s) {
@@ -65,7 +73,8 @@ Status planRequested(const std::vector<RangeSet>& sets, const std::vector<ip::Ad
           fmt::format(
               "requested IP address {} is a gateway, network or broadcast address of range set {}: {}",
               r.str(), *s, describe(sets[*s])));
-    if (snapshot.isTaken(r))
+    PODNET_TRY(bool taken, store.exists(r));
+    if (taken)
       return fail(code::kInvalidConfig,
                   fmt::format("requested IP address {} is not available in range set {}: {}", r.str(), *s,
                               describe(sets[*s])),
@@ -74,16 +83,46 @@ Status planRequested(const std::vector<RangeSet>& sets, const std::vector<ip::Ad
   return {};
 }
 
-// Reserves the next free address of set `index` after its last_reserved_ip.
-Result<ip::Address> reserveNext(const RangeSet& set, std::size_t index, const cni::Attachment& who,
-                                const Snapshot& snapshot, Store& store) {
+// The directory listing: taken at most once per call, and only when probing
+// finds nothing free.
+Status list(std::optional<Snapshot>& listing, Store& store) {
+  if (listing) return {};
+  Snapshot snapshot;
+  PODNET_TRY(snapshot.taken, store.taken());
+  listing = std::move(snapshot);
+  return {};
+}
+
+// Looks up at most kProbes addresses of set `index` after its
+// last_reserved_ip: a set filled by round robin has its free addresses there.
+Status probe(const RangeSet& set, std::size_t index, Store& store, Plan& plan) {
   PODNET_TRY(auto last, store.lastReserved(index));
-  RangeIterator it(set, last);
-  while (auto candidate = it.next()) {
+  plan.walk.emplace(set, last);
+  for (std::size_t k = 0; k < kProbes; ++k) {
+    const auto candidate = plan.walk->next();
+    if (!candidate) break;
+    PODNET_TRY(bool taken, store.exists(candidate->second));
+    if (!taken) {
+      plan.next = candidate->second;
+      break;
+    }
+  }
+  return {};
+}
+
+// Reserves the probed address, else the next free one the listing shows.
+Result<ip::Address> reserveNext(const RangeSet& set, std::size_t index, const cni::Attachment& who,
+                                Plan& plan, std::optional<Snapshot>& listing, Store& store) {
+  if (plan.next) {
+    PODNET_TRY(bool reserved, store.reserve({*plan.next, who.containerId, who.ifname}));
+    if (reserved) return *plan.next;  // else someone outside the lock took it: go on
+  }
+  PODNET_CHECK(list(listing, store));
+  while (auto candidate = plan.walk->next()) {
     const auto& a = candidate->second;
-    if (snapshot.isTaken(a)) continue;
+    if (listing->isTaken(a)) continue;
     PODNET_TRY(bool reserved, store.reserve({a, who.containerId, who.ifname}));
-    if (reserved) return a;  // else someone outside the lock took it: go on
+    if (reserved) return a;
   }
   return exhausted(index, set);
 }
@@ -97,16 +136,19 @@ Allocation allocationFor(const RangeSet& set, std::size_t index, const ip::Addre
 
 Result<std::vector<Allocation>> allocate(const std::vector<RangeSet>& sets, const cni::Attachment& who,
                                          const std::vector<ip::Address>& requested, Store& store) {
-  Snapshot snapshot;
-  PODNET_TRY(snapshot.taken, store.taken());
   PODNET_TRY(auto held, store.leasesOf(who.containerId, who.ifname));
   std::vector<Plan> plans(sets.size());
   for (const auto& lease : held) {
     if (auto s = setFor(sets, lease.address); s && !plans[*s].held) plans[*s].held = lease.address;
   }
-  PODNET_CHECK(planRequested(sets, requested, snapshot, plans));
+  PODNET_CHECK(planRequested(sets, requested, store, plans));
+  std::optional<Snapshot> listing;
   for (std::size_t i = 0; i < sets.size(); ++i) {
-    if (!plans[i].held && !plans[i].requested && freeIn(sets[i], snapshot) == 0) return exhausted(i, sets[i]);
+    if (plans[i].held || plans[i].requested) continue;
+    PODNET_CHECK(probe(sets[i], i, store, plans[i]));
+    if (plans[i].next) continue;
+    PODNET_CHECK(list(listing, store));
+    if (freeIn(sets[i], *listing) == 0) return exhausted(i, sets[i]);
   }
 
   // Every check passed: write. On failure, undo what this call wrote.
@@ -132,7 +174,7 @@ Result<std::vector<Allocation>> allocate(const std::vector<RangeSet>& sets, cons
                                      plans[i].requested->str(), i, describe(sets[i]))));
       chosen = *plans[i].requested;
     } else {
-      auto next = reserveNext(sets[i], i, who, snapshot, store);
+      auto next = reserveNext(sets[i], i, who, plans[i], listing, store);
       if (!next) return undo(next.error());
       chosen = *next;
     }

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "podnet/fault/fault.hpp"
+
 namespace podnet::ipam {
 namespace {
 
@@ -164,23 +166,38 @@ Result<std::unique_ptr<DiskStore>> DiskStore::open(const std::string& dir, Mode 
     return ioFail("cannot lock", err);
   }
   std::unique_ptr<DiskStore> store(new DiskStore(dir, dirFd, lockFd));
+  PODNET_CHECK(store->openTemp());
+  return store;
+}
 
+Status DiskStore::openTemp() {
+  const std::string name(kTempDir);
+  if (::mkdirat(dirFd_, name.c_str(), 0700) != 0 && errno != EEXIST)
+    return ioError("cannot create", name, errno);
+  tmpFd_ = ::openat(dirFd_, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (tmpFd_ < 0) return ioError("cannot open", name, errno);
   // Under the lock, a temporary file is the leftover of a writer that died
   // before its rename: the rename never happened, so nothing refers to it.
-  if (DIR* d = ::fdopendir(::dup(dirFd))) {
-    std::vector<std::string> stale;
-    while (const dirent* e = ::readdir(d)) {
-      if (std::string_view(e->d_name).starts_with(kTempPrefix)) stale.emplace_back(e->d_name);
-    }
-    ::closedir(d);
-    for (const auto& s : stale) ::unlinkat(dirFd, s.c_str(), 0);
-    store->dirty_ = !stale.empty();
+  const int dupFd = ::dup(tmpFd_);
+  DIR* d = dupFd < 0 ? nullptr : ::fdopendir(dupFd);
+  if (d == nullptr) {
+    const int err = errno;
+    if (dupFd >= 0) ::close(dupFd);
+    return ioError("cannot list", name, err);
   }
-  return store;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view entry = e->d_name;
+    if (entry != "." && entry != "..") stale.emplace_back(entry);
+  }
+  ::closedir(d);
+  for (const auto& s : stale) ::unlinkat(tmpFd_, s.c_str(), 0);
+  return {};
 }
 
 DiskStore::~DiskStore() {
   closeFd(lockFd_);  // releases the flock
+  closeFd(tmpFd_);
   closeFd(dirFd_);
 }
 
@@ -230,6 +247,20 @@ Result<std::vector<ip::Address>> DiskStore::taken() {
   return std::move(snapshot.taken);
 }
 
+Result<bool> DiskStore::exists(const ip::Address& address) {
+  const auto present = [&](const std::string& name) -> Result<bool> {
+    struct stat st {};
+    if (::fstatat(dirFd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    if (errno == ENOENT) return false;
+    return ioError("cannot look up", name, errno);
+  };
+  PODNET_TRY(bool canonical, present(goName(address)));
+  if (canonical) return true;
+  const auto it = names_.find(address);
+  if (it == names_.end()) return false;
+  return present(it->second);
+}
+
 Status DiskStore::ensureIndex() {
   if (indexValid_) return {};
   if (!index_) {
@@ -272,9 +303,9 @@ Result<std::vector<Lease>> DiskStore::leasesOf(const std::string& containerId, c
 Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view content, bool noReplace) {
   std::uint64_t nonce = 0;
   if (::getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce)) nonce ^= ::getpid();
-  const std::string tmp = fmt::format("{}{:016x}", kTempPrefix, nonce);
-  const int fd = ::openat(dirFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return ioError("cannot create", tmp, errno);
+  const std::string tmp = fmt::format("{:016x}", nonce);
+  const int fd = ::openat(tmpFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError("cannot create", fmt::format("{}/{}", kTempDir, tmp), errno);
   std::size_t done = 0;
   while (done < content.size()) {
     const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
@@ -285,31 +316,32 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
   const int err = done < content.size() ? (errno ? errno : EIO) : (::fsync(fd) != 0 ? errno : 0);
   ::close(fd);
   auto drop = [&](int e) -> Error {
-    ::unlinkat(dirFd_, tmp.c_str(), 0);
+    ::unlinkat(tmpFd_, tmp.c_str(), 0);
     return ioError("cannot write", name, e);
   };
   if (err != 0) return drop(err);
   dirty_ = true;
+  PODNET_FAULT_POINT("ipam.store.before_rename");
   if (!noReplace) {
-    if (::renameat(dirFd_, tmp.c_str(), dirFd_, name.c_str()) != 0) return drop(errno);
+    if (::renameat(tmpFd_, tmp.c_str(), dirFd_, name.c_str()) != 0) return drop(errno);
     return true;
   }
-  if (::renameat2(dirFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (::renameat2(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) return true;
   if (errno == EEXIST) {
-    ::unlinkat(dirFd_, tmp.c_str(), 0);
+    ::unlinkat(tmpFd_, tmp.c_str(), 0);
     return false;
   }
   if (errno != EINVAL && errno != ENOSYS) return drop(errno);
   // A filesystem without RENAME_NOREPLACE: link() never replaces either.
-  if (::linkat(dirFd_, tmp.c_str(), dirFd_, name.c_str(), 0) != 0) {
+  if (::linkat(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), 0) != 0) {
     const int e = errno;
     if (e == EEXIST) {
-      ::unlinkat(dirFd_, tmp.c_str(), 0);
+      ::unlinkat(tmpFd_, tmp.c_str(), 0);
       return false;
     }
     return drop(e);
   }
-  ::unlinkat(dirFd_, tmp.c_str(), 0);
+  ::unlinkat(tmpFd_, tmp.c_str(), 0);
   return true;
 }
 
@@ -331,6 +363,7 @@ Result<bool> DiskStore::release(const Lease& lease) {
     return ioError("cannot remove", name, errno);
   }
   dirty_ = true;
+  PODNET_FAULT_POINT("ipam.store.after_unlink");
   if (index_ && indexValid_) {
     PODNET_CHECK(index_->remove(lease));
     indexDirty_ = true;

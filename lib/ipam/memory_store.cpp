@@ -8,7 +8,7 @@ bool Snapshot::isTaken(const ip::Address& a) const {
   return std::binary_search(taken.begin(), taken.end(), a);
 }
 
-Result<Snapshot> MemoryStore::load() {
+Snapshot MemoryStore::snapshot() const {
   Snapshot s;
   for (const auto& [address, lease] : leases_) {
     s.leases.push_back(lease);
@@ -19,10 +19,23 @@ Result<Snapshot> MemoryStore::load() {
   return s;
 }
 
+Result<Snapshot> MemoryStore::load() {
+  ++listings_;
+  return snapshot();
+}
+
+Result<bool> MemoryStore::exists(const ip::Address& address) {
+  ++lookups_;
+  return has(address);
+}
+
+bool MemoryStore::has(const ip::Address& address) const {
+  return leases_.count(address) != 0 ||
+         std::find(foreign_.begin(), foreign_.end(), address) != foreign_.end();
+}
+
 Result<bool> MemoryStore::reserve(const Lease& lease) {
-  if (leases_.count(lease.address) != 0 ||
-      std::find(foreign_.begin(), foreign_.end(), lease.address) != foreign_.end())
-    return false;
+  if (has(lease.address)) return false;
   leases_.emplace(lease.address, lease);
   ++writes_;
   return true;
@@ -40,13 +53,17 @@ std::vector<Lease> leasesOf(const std::vector<Lease>& leases, const std::string&
 }
 
 Result<std::vector<ip::Address>> MemoryStore::taken() {
-  PODNET_TRY(Snapshot s, load());
-  return s.taken;
+  ++listings_;
+  return snapshot().taken;
 }
 
+// Not a listing: DiskStore answers it from its lease index.
 Result<std::vector<Lease>> MemoryStore::leasesOf(const std::string& containerId, const std::string& ifname) {
-  PODNET_TRY(Snapshot s, load());
-  return ipam::leasesOf(s.leases, containerId, ifname);
+  std::vector<Lease> mine;
+  for (const auto& [address, lease] : leases_) {
+    if (lease.containerId == containerId) mine.push_back(lease);
+  }
+  return ipam::leasesOf(mine, containerId, ifname);
 }
 
 Result<bool> MemoryStore::release(const Lease& lease) {

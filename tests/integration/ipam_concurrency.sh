@@ -33,7 +33,7 @@ check_store() {
   local dups
   dups=$(for f in "$data/conc"/10.*; do head -c 64 "$f" | head -n1 | tr -d '\r'; echo; done | sort | uniq -d)
   [ -z "$dups" ] || pn_fail "containers holding two leases: $dups"
-  ! ls -A "$data/conc" | grep -q '^\.podnet-tmp' || pn_fail "temporary files left"
+  [ -z "$(ls -A "$data/conc/.podnet-tmp")" ] || pn_fail "temporary files left"
 }
 
 seq 1 200 | sed 's/^/c/' | xargs -P16 -I{} bash -c 'add {}' >"$PN_TMP/adds"

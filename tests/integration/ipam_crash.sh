@@ -42,7 +42,7 @@ add() {
   pn_plugin "$node" "$PODNET_BIN/podnet-ipam" "$conf" "${envs[@]}" 2>/dev/null
 }
 lease_of() { grep -lx -e "$1"$'\r' -e "$1" "$data/crash"/[0-9a-f]*[.:]* 2>/dev/null | xargs -rn1 basename | sort | tr '\n' ' '; }
-temps() { ls -A "$data/crash" | grep -c '^\.podnet-tmp' || true; }
+temps() { ls -A "$data/crash/.podnet-tmp" | wc -l; }
 snapshot() { (cd "$data/crash" && grep -H . -- [0-9a-f]*[.:]* | tr -d '\r' | sort); }
 
 add base >/dev/null || pn_fail "first ADD"

@@ -66,3 +66,37 @@ b=$(run podnet-ipam ADD x1 CNI_ARGS=IP=10.85.0.8)
 set -e
 grep -q "not available" <<<"$a" && grep -q "not available" <<<"$b" || pn_fail "taken requested IP: '$a' / '$b'"
 pn_pass "a taken requested address is refused by both"
+
+# A range larger than podnet-ipam's probing (its first 1500+ addresses after
+# last_reserved_ip taken, a dangling symlink and an empty file among them; no
+# FIFO: host-local would block reading it), written as
+# host-local writes it: podnet-ipam falls back to the listing and picks the
+# first free address, then both allocators continue in turn, none given twice.
+big_conf() {
+  echo '{"cniVersion":"1.0.0","name":"big","type":"ptp","ipam":{"type":"'"$1"'","dataDir":"'"$data"'",
+    "subnet":"10.86.0.0/21"}}'
+}
+big() {
+  local bin=$1 verb=$2 id=$3
+  pn_plugin "$node" "$bin" "$(big_conf "$(basename "$bin")")" CNI_COMMAND="$verb" CNI_CONTAINERID="$id" \
+    CNI_NETNS=/run/netns/x CNI_IFNAME=eth0 CNI_PATH="$PODNET_BIN:$REF_CNI" 2>/dev/null
+}
+mkdir -p "$data/big"
+for i in $(seq 2 1533); do printf 'fill%s\r\neth0' "$i" >"$data/big/10.86.$((i / 256)).$((i % 256))"; done
+ln -s /nonexistent "$data/big/10.86.5.254"
+: >"$data/big/10.86.5.255"
+printf '10.86.7.254' >"$data/big/last_reserved_ip.0"  # the range's end: the walk wraps to its start
+out=$(big "$PODNET_BIN/podnet-ipam" ADD b1)
+pn_expect_eq "$(v4 "$out")" "10.86.6.0/21" "podnet-ipam past 1534 taken addresses"
+out=$(big "$REF_CNI/host-local" ADD b2)
+pn_expect_eq "$(v4 "$out")" "10.86.6.1/21" "host-local continues after it"
+out=$(big "$PODNET_BIN/podnet-ipam" ADD b3)
+pn_expect_eq "$(v4 "$out")" "10.86.6.2/21" "podnet-ipam continues after host-local"
+out=$(big "$PODNET_BIN/podnet-ipam" ADD b1)
+pn_expect_eq "$(v4 "$out")" "10.86.6.0/21" "podnet-ipam ADD stays idempotent"
+pn_expect_eq "$(tr -d '\r' <"$data/big/10.86.6.0")" $'b1\neth0' "b1's lease"
+[ ! -s "$data/big/10.86.5.255" ] && [ -L "$data/big/10.86.5.254" ] || pn_fail "foreign entries were touched"
+pn_expect_eq "$(find "$data/big" -maxdepth 1 -type f -name '10.86.*' -exec head -qn1 {} + | sort | uniq -d | wc -l)" 0 \
+  "owners holding two leases"
+pn_expect_eq "$(ls "$data/big" | grep -c '^10\.')" 1537 "entries"
+pn_pass "a range filled past the probes: listing fallback, interleaved with host-local"

@@ -5,10 +5,10 @@
 // holding the last address handed out from range set <set>; and "lock",
 // flock()ed by every writer (host-local included).
 //
-// Unlike host-local every write is atomic (temporary file, fsync, rename,
-// directory fsync), the directory is 0700 and files 0600, every access is
-// relative to a directory descriptor opened O_NOFOLLOW, and a lease never
-// replaces an existing entry (renameat2 RENAME_NOREPLACE).
+// Unlike host-local every write is atomic (temporary file in ".podnet-tmp/",
+// fsync, rename, directory fsync), the directory is 0700 and files 0600, every
+// access is relative to a directory descriptor opened O_NOFOLLOW, and a lease
+// never replaces an existing entry (renameat2 RENAME_NOREPLACE).
 
 #include <map>
 #include <memory>
@@ -23,7 +23,7 @@ namespace podnet::ipam {
 
 inline constexpr std::string_view kLastReservedPrefix = "last_reserved_ip.";
 inline constexpr std::string_view kLockName = "lock";
-inline constexpr std::string_view kTempPrefix = ".podnet-tmp.";
+inline constexpr std::string_view kTempDir = ".podnet-tmp";
 
 // "<id>\r\n<ifname>", as host-local writes it.
 std::string encodeLease(std::string_view containerId, std::string_view ifname);
@@ -38,7 +38,7 @@ class DiskStore final : public Store {
   enum class Mode { kCreate, kExisting };
 
   // Opens (kCreate: creating it and its parents) `dir`, takes the lock, and
-  // removes temporary files a crashed writer left. With kExisting a missing
+  // removes temporary files a crashed writer left (without listing the leases). With kExisting a missing
   // directory yields nullptr. Code 5 on I/O errors, including a `dir` that is
   // a symlink, not a directory, or not owned by this user.
   static Result<std::unique_ptr<DiskStore>> open(const std::string& dir, Mode mode);
@@ -48,6 +48,9 @@ class DiskStore final : public Store {
 
   Result<Snapshot> load() override;
   Result<std::vector<ip::Address>> taken() override;
+  // fstatat() of the address's file name, never following it. Only the name
+  // host-local gives the address (or one the last listing saw) is looked at.
+  Result<bool> exists(const ip::Address& address) override;
   // Through the lease index (lease_index.hpp), rebuilt first when stale.
   Result<std::vector<Lease>> leasesOf(const std::string& containerId, const std::string& ifname) override;
   Result<bool> reserve(const Lease& lease) override;
@@ -58,6 +61,8 @@ class DiskStore final : public Store {
 
  private:
   DiskStore(std::string dir, int dirFd, int lockFd) : dir_(std::move(dir)), dirFd_(dirFd), lockFd_(lockFd) {}
+  // Opens (creating) kTempDir and empties it.
+  Status openTemp();
   // Writes `content` to a fresh temporary file and renames it to `name`;
   // with noReplace, returns false when `name` already exists.
   Result<bool> writeAtomic(const std::string& name, std::string_view content, bool noReplace);
@@ -71,6 +76,7 @@ class DiskStore final : public Store {
   std::string dir_;
   int dirFd_ = -1;
   int lockFd_ = -1;
+  int tmpFd_ = -1;  // kTempDir
   bool dirty_ = false;
   std::map<ip::Address, std::string> names_;  // on-disk names seen by the last scan
   std::optional<LeaseIndex> index_;

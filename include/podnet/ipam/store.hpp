@@ -38,8 +38,12 @@ class Store {
 
   // Every entry and every readable lease: O(leases) reads (GC).
   virtual Result<Snapshot> load() = 0;
-  // Only the sorted addresses with an entry: one directory listing (ADD).
+  // Only the sorted addresses with an entry: one directory listing (STATUS,
+  // and ADD when probing finds nothing free).
   virtual Result<std::vector<ip::Address>> taken() = 0;
+  // True when `address` has an entry of any kind (a lease, an unreadable or
+  // foreign file, a symlink, a FIFO): one lookup, no listing (ADD's probes).
+  virtual Result<bool> exists(const ip::Address& address) = 0;
   // The leases of one attachment: exact (containerID, ifname) matches, else,
   // as host-local, ID-only leases of that container.
   virtual Result<std::vector<Lease>> leasesOf(const std::string& containerId, const std::string& ifname) = 0;
@@ -61,6 +65,7 @@ class MemoryStore final : public Store {
  public:
   Result<Snapshot> load() override;
   Result<std::vector<ip::Address>> taken() override;
+  Result<bool> exists(const ip::Address& address) override;
   Result<std::vector<Lease>> leasesOf(const std::string& containerId, const std::string& ifname) override;
   Result<bool> reserve(const Lease& lease) override;
   Result<bool> release(const Lease& lease) override;
@@ -68,16 +73,24 @@ class MemoryStore final : public Store {
   Status setLastReserved(std::size_t rangeSet, const ip::Address& address) override;
   Status flush() override { return {}; }
 
-  // Test hooks: an unreadable entry (taken, no lease) and write counting.
+  // Test hooks: an unreadable entry (taken, no lease); counts of writes, of
+  // full listings (load() and taken()) and of exists() lookups.
   void addForeign(const ip::Address& address) { foreign_.push_back(address); }
   std::size_t writes() const { return writes_; }
+  std::size_t listings() const { return listings_; }
+  std::size_t lookups() const { return lookups_; }
   const std::map<ip::Address, Lease>& leases() const { return leases_; }
 
  private:
+  Snapshot snapshot() const;
+  bool has(const ip::Address& address) const;
+
   std::map<ip::Address, Lease> leases_;
   std::vector<ip::Address> foreign_;
   std::map<std::size_t, ip::Address> last_;
   std::size_t writes_ = 0;
+  std::size_t listings_ = 0;
+  std::size_t lookups_ = 0;
 };
 
 }  // namespace podnet::ipam

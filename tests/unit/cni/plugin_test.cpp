@@ -215,3 +215,11 @@ TEST_CASE("env: interface and ID names") {
   CHECK_FALSE(cni::validateContainerId("..").ok());
   CHECK(cni::Env{.path = "/a::/b:"}.pathDirs() == std::vector<std::string>{"/a", "/b"});
 }
+
+TEST_CASE("dispatcher: hostile bytes that are not UTF-8 still get their error code") {
+  auto env = addEnv();
+  env["CNI_ARGS"] = "K\xff\xfe=1";  // an unknown key of invalid UTF-8: code 2, not an internal error
+  const auto r = run(env, kConf);
+  CHECK(r.exit == 1);
+  CHECK(r.out["code"] == code::kUnsupportedField);
+}

@@ -119,3 +119,10 @@ TEST_CASE("cni version: ordering and support") {
   CHECK(cni::atLeast("1.1.0", "0.4.0"));
   CHECK_FALSE(cni::atLeast("0.3.1", "0.4.0"));
 }
+
+TEST_CASE("cni result: error JSON is valid UTF-8 whatever the message quotes") {
+  const auto j = cni::errorJson(podnet::fail(7, "bad name \"\xff\xfe\"", "cut \xc3"), "1.0.0");
+  const auto text = j.dump();  // throws on invalid UTF-8
+  CHECK(text.find("\xef\xbf\xbd") != std::string::npos);
+  CHECK(j["code"] == 7);
+}

@@ -14,6 +14,8 @@ TEST_CASE("ip: addresses parse and print in both families") {
   CHECK(Address::parse("::ffff:10.0.0.1")->family() == Family::kV6);
   for (const char* bad : {"", "10.1.2", "10.1.2.256", "fd00:::1", "10.0.0.1/24", "abc", " 10.0.0.1"})
     CHECK_MESSAGE(!Address::parse(bad), bad);
+  CHECK_FALSE(Address::parse(std::string_view("10.0.0.1\0junk", 13)));
+  CHECK_FALSE(Prefix::parse(std::string_view("10.0.0.1\0/24", 12)));
 }
 
 TEST_CASE("ip: arithmetic wraps within the family") {

@@ -148,9 +148,10 @@ TEST_CASE("ipam store: temporary files of a crashed writer are removed, leases k
     REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
   }
   const fs::path dir = tmp.net();
-  spit(dir / (std::string(kTempPrefix) + "deadbeef"), "ctr2\r\neth0");  // died before rename
+  CHECK(fs::is_empty(dir / kTempDir));                // a finished write leaves nothing there
+  spit(dir / kTempDir / "deadbeef", "ctr2\r\neth0");  // died before rename
   auto store = openStore(tmp.net());
-  CHECK_FALSE(fs::exists(dir / (std::string(kTempPrefix) + "deadbeef")));
+  CHECK(fs::is_empty(dir / kTempDir));
   auto snap = store->load().value();
   CHECK(snap.leases == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
 }
@@ -197,4 +198,35 @@ TEST_CASE("ipam store: the lease index answers lookups and follows foreign write
     REQUIRE(store->flush().ok());
   }
   CHECK_FALSE(fs::exists(dir / ".podnet-index" / "ctr9:eth1"));
+}
+
+TEST_CASE("ipam store: exists() sees an entry of any kind without following or opening it") {
+  TempDir tmp;
+  openStore(tmp.net());
+  const fs::path dir = tmp.net();
+  fs::create_symlink(tmp.path / "nowhere", dir / "10.0.0.3");  // dangling
+  REQUIRE(::mkfifo((dir / "10.0.0.4").c_str(), 0600) == 0);
+  fs::create_directory(dir / "10.0.0.5");
+  spit(dir / "10.0.0.6", "");                      // empty: unreadable as a lease
+  spit(dir / "fd00:0:0:0::7", "someone\r\neth0");  // not the name host-local gives fd00::7
+  auto store = openStore(tmp.net());
+  REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+  for (const char* a : {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"})
+    CHECK_MESSAGE(store->exists(addr(a)).value(), a);
+  CHECK_FALSE(store->exists(addr("10.0.0.7")).value());
+  CHECK_FALSE(store->exists(addr("fd00::8")).value());
+  // Another spelling is seen by the listing, and by lookups from then on.
+  CHECK_FALSE(store->exists(addr("fd00::7")).value());
+  const auto taken = store->taken().value();
+  CHECK(std::find(taken.begin(), taken.end(), addr("fd00::7")) != taken.end());
+  CHECK(store->exists(addr("fd00::7")).value());
+
+  // The allocator probes around all of them.
+  auto got = allocate(test::sets(R"({"subnet":"10.0.0.0/28"})"), {"ctr2", "eth0"}, {}, *store);
+  REQUIRE_MESSAGE(got.ok(), test::why(got));
+  CHECK((*got)[0].address.str() == "10.0.0.7/28");
+  auto requested =
+      allocate(test::sets(R"({"subnet":"10.0.0.0/28"})"), {"ctr3", "eth0"}, {addr("10.0.0.4")}, *store);
+  REQUIRE_FALSE(requested.ok());
+  CHECK(requested.error().code == code::kInvalidConfig);
 }

@@ -40,7 +40,7 @@ TEST_CASE("ipam verbs: ADD result, idempotence, CHECK, DEL") {
   Fixture f;
   std::ofstream(f.dir / "resolv.conf") << "nameserver 10.5.0.53\nsearch svc.local\n";
   auto first = ipam::add(f.request("ctr1"));
-  REQUIRE_MESSAGE(first.ok(), first.error().msg);
+  REQUIRE_MESSAGE(first.ok(), ipam::test::why(first));
   CHECK(first->cniVersion == "1.1.0");
   REQUIRE(first->ips.size() == 1);
   CHECK(first->ips[0].address.str() == "10.5.0.2/29");
