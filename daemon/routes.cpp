@@ -126,14 +126,4 @@ RouteDiff diffRoutes(const std::vector<Route>& wanted, const std::vector<Route>&
   return diff;
 }
 
-std::string describe(const Route& r) {
-  std::string s = r.dst.str();
-  if (r.gateway) s += " via " + r.gateway->str();
-  if (r.oif != 0) s += " dev " + std::to_string(r.oif);
-  if (r.table != RT_TABLE_MAIN) s += " table " + std::to_string(r.table);
-  if (r.metric) s += " metric " + std::to_string(*r.metric);
-  s += " proto " + std::to_string(r.protocol);
-  return s;
-}
-
 }  // namespace podnet::daemon

@@ -69,7 +69,7 @@ struct RouteDiff {
 // holds is reported as blocked rather than overwritten.
 RouteDiff diffRoutes(const std::vector<netlink::Route>& wanted, const std::vector<netlink::Route>& kernel);
 
-// "10.244.2.0/24 via 192.168.77.12 dev 3 proto 152", for logs.
-std::string describe(const netlink::Route& route);
+// Routes print with netlink::describe().
+using netlink::describe;
 
 }  // namespace podnet::daemon

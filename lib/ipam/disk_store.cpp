@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "podnet/fault/fault.hpp"
+#include "write_fully.hpp"
 
 namespace podnet::ipam {
 namespace {
@@ -306,14 +307,8 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
   const std::string tmp = fmt::format("{:016x}", nonce);
   const int fd = ::openat(tmpFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return ioError("cannot create", fmt::format("{}/{}", kTempDir, tmp), errno);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  const int err = done < content.size() ? (errno ? errno : EIO) : (::fsync(fd) != 0 ? errno : 0);
+  int err = writeFully(fd, content);
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
   ::close(fd);
   auto drop = [&](int e) -> Error {
     ::unlinkat(tmpFd_, tmp.c_str(), 0);

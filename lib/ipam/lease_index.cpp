@@ -12,6 +12,8 @@
 #include <map>
 #include <sstream>
 
+#include "write_fully.hpp"
+
 namespace podnet::ipam {
 namespace {
 
@@ -47,15 +49,9 @@ std::string readAll(int dirFd, const char* name) {
 Status writeAll(int dirFd, const char* name, std::string_view content) {
   const int fd = ::openat(dirFd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(errno));
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
+  const int err = writeFully(fd, content);
   ::close(fd);
-  if (done < content.size()) return fail(code::kIo, fmt::format("ipam index: short write of {}", name));
+  if (err != 0) return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(err));
   return {};
 }
 

@@ -36,16 +36,17 @@ std::optional<Route> toRoute(rtnl_route* r) {
 
 }  // namespace detail
 
-namespace {
-
 std::string describe(const Route& r) {
   std::string s = r.dst.str();
   if (r.gateway) s += " via " + r.gateway->str();
   if (r.oif != 0) s += " dev " + std::to_string(r.oif);
   if (r.table != RT_TABLE_MAIN) s += " table " + std::to_string(r.table);
   if (r.metric) s += " metric " + std::to_string(*r.metric);
+  if (r.protocol != RTPROT_BOOT) s += " proto " + std::to_string(r.protocol);
   return s;
 }
+
+namespace {
 
 Result<detail::RoutePtr> toRtnl(const Route& r, const std::string& what) {
   if (r.dst.network() != r.dst) return fail(code::kInvalidConfig, what + ": destination has host bits set");

@@ -91,6 +91,10 @@ struct RouteEvent {
   bool operator==(const RouteEvent&) const = default;
 };
 
+// "10.244.1.0/24 via 192.168.77.11 dev 3 proto 152", for messages and logs
+// (table and metric when set; proto unless it is RTPROT_BOOT, ip(8)'s default).
+std::string describe(const Route& route);
+
 // "0A:58:0a:f4:01:05" -> bytes; nullopt unless six ':'-separated hex pairs.
 std::optional<std::array<std::uint8_t, 6>> parseMac(std::string_view text);
 // Six bytes -> "0a:58:0a:f4:01:05".
