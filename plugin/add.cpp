@@ -194,7 +194,8 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_CHECK(host.createVeth({.hostName = hostName,
                                 .peerName = env.ifname,
                                 .peerNetns = &podNs,
-                                .mtu = config.mtu.value_or(detectMtu(host)),
+                                // Not value_or(): that would dump the node's routes even when mtu is set.
+                                .mtu = config.mtu ? *config.mtu : detectMtu(host),
                                 .peerMac = config.mac,
                                 .hostAlias = hostVethAlias(request.conf.name)}));
   PODNET_FAULT_POINT("add.after_veth");
