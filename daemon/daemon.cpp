@@ -10,7 +10,6 @@
 #include <csignal>
 #include <memory>
 
-#include "cluster_file.hpp"
 #include "conflist.hpp"
 #include "http_server.hpp"
 #include "kernel.hpp"
@@ -18,6 +17,7 @@
 #include "metrics.hpp"
 #include "podnet/log/log.hpp"
 #include "podnet/netlink/events.hpp"
+#include "sources.hpp"
 #ifdef PODNET_HAVE_NFT
 #include "podnet/nft/context.hpp"
 #endif
@@ -75,6 +75,7 @@ class Daemon {
                                   {"listen", options_.listen},
                                   {"resyncMs", options_.resync.count()},
                                   {"routeProtocol", kRouteProtocol}});
+    source_->start(io_);
     loadNodes("start");
     syncMasquerade(false);
     reconcileNow("start");
@@ -331,9 +332,9 @@ class Daemon {
 }  // namespace
 
 int run(const Options& options) {
-  auto source = ClusterFileSource::open(options.clusterFile);
+  auto source = makeSource(options);
   if (!source.ok()) {
-    log::error("cannot watch the cluster file", errorJson(source.error()));
+    log::error("cannot open the node source", errorJson(source.error()));
     return 1;
   }
   auto socket = netlink::Socket::open();

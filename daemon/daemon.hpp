@@ -13,12 +13,31 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace podnet::daemon {
 
 struct Options {
-  std::string nodeName;                       // this node, as named in the node source
-  std::string clusterFile;                    // the cluster file's path
+  std::string nodeName;  // this node, as named in the node source
+  // Where the node list comes from: "file", "kubernetes" or "etcd" (sources.hpp).
+  std::string source = "file";
+  std::string clusterFile;  // source "file": the cluster file's path
+  // source "kubernetes": a kubeconfig file; "" uses the in-cluster service
+  // account (KUBERNETES_SERVICE_HOST/PORT, token and CA under
+  // /var/run/secrets/kubernetes.io/serviceaccount).
+  std::string kubeconfig;
+  // source "etcd": the v3 JSON gateway's endpoints ("http://10.0.0.1:2379"),
+  // the key prefix under which every node's lease lives, the cluster CIDRs this
+  // node leases its pod CIDR from (one per family), the prefix length of a
+  // node's subnet per family, the lease's TTL, and the underlay addresses this
+  // node publishes in its lease.
+  std::vector<std::string> etcdEndpoints;
+  std::string etcdPrefix = "/podnet/subnets/";
+  std::vector<std::string> clusterCidrs;
+  int subnetLenV4 = 24;
+  int subnetLenV6 = 64;
+  std::chrono::seconds leaseTtl{30};
+  std::vector<std::string> nodeAddresses;
   std::string cniConfDir = "/etc/cni/net.d";  // "" writes no conflist
   std::string conflistName = "10-podnet.conflist";
   std::string network = "podnet";

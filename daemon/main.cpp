@@ -36,8 +36,35 @@ int main(int argc, char** argv) {
   int mtu = 0;
   app.add_option("--node-name", options.nodeName, "This node's name in the node source")
       ->capture_default_str();
-  app.add_option("--cluster-file", options.clusterFile, "Cluster file (JSON) listing every node")
+  app.add_option("--source", options.source, "Where the node list comes from: file, kubernetes or etcd")
+      ->check(CLI::IsMember({"file", "kubernetes", "etcd"}))
       ->capture_default_str();
+  app.add_option("--cluster-file", options.clusterFile,
+                 "source file: the cluster file (JSON) listing every node")
+      ->capture_default_str();
+  app.add_option("--kubeconfig", options.kubeconfig,
+                 "source kubernetes: a kubeconfig file (default: the in-cluster service account)");
+  app.add_option("--etcd-endpoints", options.etcdEndpoints,
+                 "source etcd: the v3 JSON gateway's URLs, e.g. http://10.0.0.1:2379")
+      ->delimiter(',');
+  app.add_option("--etcd-prefix", options.etcdPrefix, "source etcd: key prefix of the node leases")
+      ->capture_default_str();
+  app.add_option("--cluster-cidr", options.clusterCidrs,
+                 "source etcd: CIDR(s) this node leases its pod CIDR from, one per family")
+      ->delimiter(',');
+  app.add_option("--subnet-len-v4", options.subnetLenV4, "source etcd: prefix length of an IPv4 node subnet")
+      ->check(CLI::Range(8, 30))
+      ->capture_default_str();
+  app.add_option("--subnet-len-v6", options.subnetLenV6, "source etcd: prefix length of an IPv6 node subnet")
+      ->check(CLI::Range(16, 126))
+      ->capture_default_str();
+  int leaseTtl = static_cast<int>(options.leaseTtl.count());
+  app.add_option("--lease-ttl", leaseTtl, "source etcd: seconds a node's lease outlives its daemon")
+      ->check(CLI::Range(5, 3600))
+      ->capture_default_str();
+  app.add_option("--node-address", options.nodeAddresses,
+                 "source etcd: this node's underlay address(es), published in its lease")
+      ->delimiter(',');
   app.add_option("--cni-conf-dir", options.cniConfDir, "Where to write the CNI conflist (\"\": nowhere)")
       ->capture_default_str();
   app.add_option("--conflist-name", options.conflistName, "File name of the conflist")->capture_default_str();
@@ -83,6 +110,7 @@ int main(int argc, char** argv) {
   podnet::log::configure(logFile, podnet::log::parseLevel(logLevel));
   podnet::log::setContext({{"daemon", "podnetd"}, {"node", options.nodeName}});
   if (mtu > 0) options.mtu = mtu;
+  options.leaseTtl = std::chrono::seconds(leaseTtl);
   options.resync = std::chrono::milliseconds(static_cast<long>(resyncSeconds * 1000));
   return pd::run(options);
 }

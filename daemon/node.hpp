@@ -2,6 +2,7 @@
 // Nodes of the cluster as the daemon sees them, and the interface every node
 // source implements (the cluster file now; Kubernetes and etcd later).
 
+#include <boost/asio/io_context.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ class NodeSource {
   virtual bool consumeChanges() = 0;
   // For logs: "file /etc/podnet/cluster.json".
   virtual std::string describe() const = 0;
+  // Called once, before the first nodes(), with the daemon's event loop: a
+  // source that talks to a store over the network starts its asynchronous
+  // work (list, watch, lease keep-alive) here, keeps the latest list in
+  // memory for nodes() and signals changes through changeFd().
+  virtual void start(boost::asio::io_context& /*io*/) {}
 };
 
 }  // namespace podnet::daemon

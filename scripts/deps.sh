@@ -13,6 +13,12 @@ PACKAGES=(
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
   iproute2 iputils-ping jq procps util-linux iptables nftables
   containernetworking-plugins golang-go golang-github-appc-cni-dev
+  # podnetd's cluster sources: TLS for the Kubernetes API; etcd 3.4 as the real store in tests
+  libssl-dev etcd-server etcd-client
+  # real runtimes in tests: podman's CNI backend, containerd's CRI (Go client over grpc), a static busybox rootfs
+  podman runc containerd busybox-static golang-google-grpc-dev
+  # the DaemonSet manifest check
+  python3 python3-yaml
 )
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
@@ -24,6 +30,16 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages such as containerd and etcd-server start a service when installed;
+  # the tests start their own, inside namespaces. policy-rc.d tells the
+  # maintainer scripts not to start anything on this machine.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$guard"
+    chmod 755 "$guard"
+    trap 'rm -f "$guard"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
