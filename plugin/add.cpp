@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <thread>
 
 #include "ipam_client.hpp"
@@ -87,36 +88,42 @@ Status disableDad(std::string_view ifname) {
   return netns::writeSysctl(fmt::format("net/ipv6/conf/{}/accept_dad", ifname), "0");
 }
 
+// The kernel's loopback is always ifindex 1 (LOOPBACK_IFINDEX), in every namespace.
+constexpr int kLoopbackIndex = 1;
+
+// The pod side in one netlink round trip: lo up, the addresses, the link up,
+// the gateway routes, then the default (or IPAM's) routes.
 Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netlink::Link& podLink,
                     const cni::CniResult& ipamResult, const std::vector<cni::Route>& routes) {
   if (hasV6(ipamResult)) {
     PODNET_CHECK(netns::run(podNs, [&] { return disableDad(podLink.name); }));
     PODNET_FAULT_POINT("add.after_pod_sysctl");
   }
-  PODNET_TRY(auto lo, pod.link("lo"));
-  if (lo) PODNET_CHECK(pod.setUp(lo->index));
+  netlink::Batch batch(pod);
+  batch.setUp(kLoopbackIndex);
+  for (const auto& c : ipamResult.ips)
+    batch.addAddress(podLink.index, c.address, {.nodad = true, .noprefixroute = true});
+  batch.setUp(podLink.index);
   for (const auto& c : ipamResult.ips) {
-    PODNET_CHECK(pod.addAddress(podLink.index, c.address, {.nodad = true, .noprefixroute = true}));
-    PODNET_FAULT_POINT("add.after_pod_address");
-  }
-  PODNET_CHECK(pod.setUp(podLink.index));
-  PODNET_FAULT_POINT("add.after_pod_up");
-  for (const auto& c : ipamResult.ips) {
-    PODNET_CHECK(pod.addRoute({.dst = hostPrefix(*c.gateway),
-                               .oif = podLink.index,
-                               .scope = c.gateway->isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
-    PODNET_FAULT_POINT("add.after_pod_gateway_route");
+    batch.addRoute({.dst = hostPrefix(*c.gateway),
+                    .oif = podLink.index,
+                    .scope = c.gateway->isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE});
   }
   for (const auto& r : routes) {
-    PODNET_CHECK(pod.addRoute({.dst = r.dst.network(),
-                               .gateway = r.gw ? *r.gw : gatewayFor(ipamResult, r.dst.family()),
-                               .oif = podLink.index,
-                               .metric = r.priority}));
-    PODNET_FAULT_POINT("add.after_pod_route");
+    batch.addRoute({.dst = r.dst.network(),
+                    .gateway = r.gw ? *r.gw : gatewayFor(ipamResult, r.dst.family()),
+                    .oif = podLink.index,
+                    .metric = r.priority});
   }
+  PODNET_CHECK(batch.send());
+  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_pod_address");
+  PODNET_FAULT_POINT("add.after_pod_up");
+  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_pod_gateway_route");
+  for ([[maybe_unused]] const auto& r : routes) PODNET_FAULT_POINT("add.after_pod_route");
   return {};
 }
 
+// The host side in one round trip: gateway addresses, link up, pod routes.
 Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const cni::CniResult& ipamResult) {
   const bool v6 = hasV6(ipamResult);
   PODNET_CHECK(netns::writeSysctl("net.ipv4.ip_forward", "1"));
@@ -125,19 +132,19 @@ Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const
     PODNET_CHECK(disableDad(hostLink.name));
   }
   PODNET_FAULT_POINT("add.after_host_sysctl");
+  netlink::Batch batch(host);
+  for (const auto& c : ipamResult.ips)
+    batch.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true});
+  batch.setUp(hostLink.index);
   for (const auto& c : ipamResult.ips) {
-    PODNET_CHECK(
-        host.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true}));
-    PODNET_FAULT_POINT("add.after_host_address");
+    batch.addRoute({.dst = hostPrefix(c.address.addr),
+                    .oif = hostLink.index,
+                    .scope = c.address.addr.isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE});
   }
-  PODNET_CHECK(host.setUp(hostLink.index));
+  PODNET_CHECK(batch.send());
+  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_host_address");
   PODNET_FAULT_POINT("add.after_host_up");
-  for (const auto& c : ipamResult.ips) {
-    PODNET_CHECK(host.addRoute({.dst = hostPrefix(c.address.addr),
-                                .oif = hostLink.index,
-                                .scope = c.address.addr.isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE}));
-    PODNET_FAULT_POINT("add.after_host_route");
-  }
+  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_host_route");
   return {};
 }
 
@@ -158,6 +165,35 @@ Status waitRunning(netlink::Socket& host, int hostIndex, netlink::Socket& pod, i
     std::this_thread::sleep_for(pause);
   }
 }
+
+// Runs the new leases' fsyncs on a thread of their own while ADD sets up the
+// veth: the disk's latency overlaps the kernel's work instead of adding to it.
+class BackgroundSync {
+ public:
+  explicit BackgroundSync(ipam::PendingSync sync) : sync_(std::move(sync)) {
+    if (sync_.files() == 0) return;
+    try {
+      thread_ = std::thread([this] { status_ = sync_.run(); });
+    } catch (const std::system_error&) {
+      status_ = sync_.run();  // no thread to be had: sync here
+    }
+  }
+  BackgroundSync(const BackgroundSync&) = delete;
+  BackgroundSync& operator=(const BackgroundSync&) = delete;
+  ~BackgroundSync() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // The sync's outcome, once it is done.
+  Status wait() {
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  ipam::PendingSync sync_;
+  Status status_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -183,12 +219,14 @@ Result<cni::CniResult> add(const cni::Request& request) {
                 "an earlier ADD of this attachment was not deleted: run DEL first");
 
   Transaction tx;
-  PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType));
+  ipam::PendingSync durable;
+  PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType, durable));
   PODNET_FAULT_POINT("add.after_ipam");
   tx.onFailure([&] {
     if (auto st = ipamRun(request, config.ipamType, cni::Command::kDel); !st)
       log::error("undo: IPAM release failed", {{"error", st.error().msg}});
   });
+  BackgroundSync leasesDurable(std::move(durable));
   PODNET_CHECK(requireGateways(ipamResult));
 
   PODNET_CHECK(host.createVeth({.hostName = hostName,
@@ -196,9 +234,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
                                 .peerNetns = &podNs,
                                 // Not value_or(): that would dump the node's routes even when mtu is set.
                                 .mtu = config.mtu ? *config.mtu : detectMtu(host),
-                                .peerMac = config.mac,
-                                .hostAlias = hostVethAlias(request.conf.name)}));
-  PODNET_FAULT_POINT("add.after_veth");
+                                .peerMac = config.mac}));
   tx.onFailure([&] {
     if (auto gone = host.deleteLink(hostName); !gone)
       log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});
@@ -207,6 +243,9 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_TRY(const auto podLink, pod.link(env.ifname));
   if (!hostLink || !podLink)
     return fail(code::kInternal, fmt::format("veth {} vanished after creation", hostName));
+  // By index: no second lookup by name (the kernel ignores the alias in the create).
+  PODNET_CHECK(host.setAlias(hostLink->index, hostVethAlias(request.conf.name)));
+  PODNET_FAULT_POINT("add.after_veth");
 
   const auto routes = podRoutes(ipamResult);
   PODNET_CHECK(configurePod(podNs, pod, *podLink, ipamResult, routes));
@@ -223,6 +262,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
   }
   PODNET_CHECK(waitRunning(host, hostLink->index, pod, podLink->index));
   PODNET_FAULT_POINT("add.after_running");
+  PODNET_CHECK(leasesDurable.wait());
 
   cni::CniResult result;
   result.cniVersion = request.conf.cniVersion;
@@ -236,7 +276,8 @@ Result<cni::CniResult> add(const cni::Request& request) {
   result.routes = routes;
   result.dns = request.conf.dns.empty() ? ipamResult.dns : request.conf.dns;
   tx.commit();
-  log::info("added", {{"hostVeth", hostName}, {"ips", toJson(result, "1.1.0")["ips"]}});
+  if (log::enabled(log::Level::kInfo))
+    log::info("added", {{"hostVeth", hostName}, {"ips", toJson(result, "1.1.0")["ips"]}});
   return result;
 }
 

@@ -5,8 +5,9 @@
 
 namespace podnet::plugin {
 
-Result<cni::CniResult> ipamAdd(const cni::Request& request, std::string_view type) {
-  if (type == kInProcessIpam) return ipam::add(request);
+Result<cni::CniResult> ipamAdd(const cni::Request& request, std::string_view type,
+                               ipam::PendingSync& durable) {
+  if (type == kInProcessIpam) return ipam::add(request, durable);
   return cni::delegateAdd(request.env, type, request.stdinData);
 }
 

@@ -6,12 +6,16 @@
 
 #include "podnet/cni/plugin.hpp"
 #include "podnet/error/result.hpp"
+#include "podnet/ipam/disk_store.hpp"
 
 namespace podnet::plugin {
 
 inline constexpr std::string_view kInProcessIpam = "podnet-ipam";
 
-Result<cni::CniResult> ipamAdd(const cni::Request& request, std::string_view type);
+// In-process, the leases' fsyncs are left in `durable` (run it before the
+// Result is handed out); an exec'd plugin syncs before it answers.
+Result<cni::CniResult> ipamAdd(const cni::Request& request, std::string_view type,
+                               ipam::PendingSync& durable);
 // For CHECK, DEL and GC.
 Status ipamRun(const cni::Request& request, std::string_view type, cni::Command command);
 

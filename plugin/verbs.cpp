@@ -90,13 +90,26 @@ Status del(const cni::Request& request) {
     PODNET_FAULT_POINT("del.after_masquerade");
   }
   // The host end's name is derived, so DEL needs no netns: deleting it removes
-  // the pod end, the addresses and routes of both.
+  // the pod end, the addresses and routes of both. The lease is released as
+  // soon as the link is down (its routes gone, so the address can go to another
+  // pod), while the kernel finishes the deletion.
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
-  PODNET_TRY(const bool deleted, host.deleteLink(hostName));
+  // A link that carries the derived name but is not podnet's veth of this
+  // network (made by someone else, e.g. to make ADD fail) is left alone.
+  PODNET_TRY(const auto existing, host.link(hostName));
+  if (existing && (existing->kind != "veth" || existing->alias != hostVethAlias(request.conf.name))) {
+    log::warn("DEL: leaving a link that is not podnet's", {{"link", hostName}, {"kind", existing->kind}});
+    return ipamRun(request, config.ipamType, cni::Command::kDel);
+  }
+  Status released;
+  PODNET_TRY(const bool deleted, host.deleteLinkThen(hostName, [&] {
+    released = ipamRun(request, config.ipamType, cni::Command::kDel);
+  }));
   PODNET_FAULT_POINT("del.after_link");
-  PODNET_CHECK(ipamRun(request, config.ipamType, cni::Command::kDel));
+  PODNET_CHECK(released);
   PODNET_FAULT_POINT("del.after_ipam");
-  log::info("deleted", {{"hostVeth", hostName}, {"linkExisted", deleted}});
+  if (log::enabled(log::Level::kInfo))
+    log::info("deleted", {{"hostVeth", hostName}, {"linkExisted", deleted}});
   return {};
 }
 

@@ -140,6 +140,8 @@ Result<std::string> parseStoreDir(const cni::NetConf& conf) {
   std::string base = dataDir && !dataDir->empty() ? *dataDir : std::string(kDefaultDataDir);
   if (base.front() != '/')
     return configError(fmt::format("ipam.dataDir \"{}\" must be an absolute path", base));
+  // The kernel would see the path only up to its first NUL.
+  if (base.find('\0') != std::string::npos) return configError("ipam.dataDir contains a NUL character");
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   return (base == "/" ? "" : base) + "/" + conf.name;
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "podnet/fault/fault.hpp"
 #include "write_fully.hpp"
@@ -301,28 +302,41 @@ Result<std::vector<Lease>> DiskStore::leasesOf(const std::string& containerId, c
   return ipam::leasesOf(snapshot.leases, containerId, ifname);
 }
 
-Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view content, bool noReplace) {
+Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view content, bool noReplace,
+                                    bool durable) {
   std::uint64_t nonce = 0;
   if (::getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce)) nonce ^= ::getpid();
   const std::string tmp = fmt::format("{:016x}", nonce);
-  const int fd = ::openat(tmpFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = ::openat(tmpFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return ioError("cannot create", fmt::format("{}/{}", kTempDir, tmp), errno);
-  int err = writeFully(fd, content);
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  ::close(fd);
+  const int err = writeFully(fd, content);
+  // Renamed, the inode is the same: finish() fsyncs it after the lock.
+  const auto keep = [&] {
+    if (durable) {
+      sync_.fds_.push_back(fd);
+    } else {
+      ::close(fd);
+    }
+    fd = -1;
+  };
   auto drop = [&](int e) -> Error {
+    if (fd >= 0) ::close(fd);
     ::unlinkat(tmpFd_, tmp.c_str(), 0);
     return ioError("cannot write", name, e);
   };
   if (err != 0) return drop(err);
-  dirty_ = true;
   PODNET_FAULT_POINT("ipam.store.before_rename");
   if (!noReplace) {
     if (::renameat(tmpFd_, tmp.c_str(), dirFd_, name.c_str()) != 0) return drop(errno);
+    keep();
     return true;
   }
-  if (::renameat2(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (::renameat2(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) {
+    keep();
+    return true;
+  }
   if (errno == EEXIST) {
+    ::close(fd);
     ::unlinkat(tmpFd_, tmp.c_str(), 0);
     return false;
   }
@@ -331,18 +345,20 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
   if (::linkat(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), 0) != 0) {
     const int e = errno;
     if (e == EEXIST) {
+      ::close(fd);
       ::unlinkat(tmpFd_, tmp.c_str(), 0);
       return false;
     }
     return drop(e);
   }
   ::unlinkat(tmpFd_, tmp.c_str(), 0);
+  keep();
   return true;
 }
 
 Result<bool> DiskStore::reserve(const Lease& lease) {
   PODNET_TRY(bool written,
-             writeAtomic(goName(lease.address), encodeLease(lease.containerId, lease.ifname), true));
+             writeAtomic(goName(lease.address), encodeLease(lease.containerId, lease.ifname), true, true));
   if (written && index_ && indexValid_) {
     PODNET_CHECK(index_->add(lease));
     indexDirty_ = true;
@@ -357,7 +373,6 @@ Result<bool> DiskStore::release(const Lease& lease) {
     if (errno == ENOENT) return false;
     return ioError("cannot remove", name, errno);
   }
-  dirty_ = true;
   PODNET_FAULT_POINT("ipam.store.after_unlink");
   if (index_ && indexValid_) {
     PODNET_CHECK(index_->remove(lease));
@@ -375,20 +390,55 @@ Result<std::optional<ip::Address>> DiskStore::lastReserved(std::size_t rangeSet)
 
 Status DiskStore::setLastReserved(std::size_t rangeSet, const ip::Address& address) {
   PODNET_TRY(bool written,
-             writeAtomic(fmt::format("{}{}", kLastReservedPrefix, rangeSet), goName(address), false));
+             writeAtomic(fmt::format("{}{}", kLastReservedPrefix, rangeSet), goName(address), false, false));
   (void)written;
   return {};
 }
 
 Status DiskStore::flush() {
-  if (dirty_) {
-    if (::fsync(dirFd_) != 0) return ioError("cannot sync", "", errno);
-    dirty_ = false;
-  }
   if (indexDirty_ && indexValid_) {  // every change of this session is in the index: seal it
     PODNET_CHECK(index_->seal(dirFd_));
     indexDirty_ = false;
   }
+  return {};
+}
+
+PendingSync DiskStore::finish() {
+  closeFd(lockFd_);  // releases the flock: the fsyncs below no longer hold other writers back
+  PendingSync out = std::move(sync_);
+  out.dir_ = dir_;
+  return out;
+}
+
+PendingSync& PendingSync::operator=(PendingSync&& other) noexcept {
+  if (this != &other) {
+    closeAll();
+    fds_ = std::move(other.fds_);
+    other.fds_.clear();
+    dir_ = std::move(other.dir_);
+  }
+  return *this;
+}
+
+PendingSync::~PendingSync() { closeAll(); }
+
+void PendingSync::closeAll() {
+  for (int& fd : fds_) closeFd(fd);
+  fds_.clear();
+}
+
+Status PendingSync::run() {
+  // fsync, not fdatasync: the rename changed the file's inode (its ctime) in
+  // the same journal transaction as the directory entry, so on Linux's
+  // journaling filesystems (ext4, XFS, btrfs) this makes the name durable
+  // too. fsync() of the directory would cost one more journal commit on ext4
+  // (it always forces one), with nothing left to commit.
+  int err = 0;
+  for (const int fd : fds_) {
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
+  }
+  closeAll();
+  if (err != 0) return fail(code::kIo, fmt::format("ipam store: cannot sync {}", dir_), std::strerror(err));
   return {};
 }
 

@@ -24,6 +24,13 @@ Status validateAttachment(const cni::Attachment& who) {
 }  // namespace
 
 Result<cni::CniResult> add(const cni::Request& request) {
+  PendingSync durable;
+  PODNET_TRY(auto result, add(request, durable));
+  PODNET_CHECK(durable.run());
+  return result;
+}
+
+Result<cni::CniResult> add(const cni::Request& request, PendingSync& durable) {
   const auto who = attachmentOf(request);
   PODNET_CHECK(validateAttachment(who));
   PODNET_TRY(Config config, parseConfig(request.conf));
@@ -36,10 +43,12 @@ Result<cni::CniResult> add(const cni::Request& request) {
 
   PODNET_TRY(auto store, DiskStore::open(config.storeDir, DiskStore::Mode::kCreate));
   PODNET_TRY(auto allocations, allocate(config.rangeSets, who, requested, *store));
+  durable = store->finish();
   for (const auto& a : allocations) {
     result.ips.push_back(
         cni::IpConfig{.address = a.address, .gateway = a.gateway, .interface = std::nullopt});
-    log::debug("address leased", {{"address", a.address.str()}, {"rangeSet", a.rangeSet}});
+    if (log::enabled(log::Level::kDebug))
+      log::debug("address leased", {{"address", a.address.str()}, {"rangeSet", a.rangeSet}});
   }
   result.routes = config.routes;
   return result;
@@ -52,7 +61,8 @@ Status del(const cni::Request& request) {
   PODNET_TRY(auto store, DiskStore::open(dir, DiskStore::Mode::kExisting));
   if (!store) return {};  // nothing was ever leased on this network
   PODNET_TRY(auto released, release(who, *store));
-  if (released > 0) log::debug("addresses released", {{"count", released}});
+  if (released > 0 && log::enabled(log::Level::kDebug))
+    log::debug("addresses released", {{"count", released}});
   return {};
 }
 
@@ -79,7 +89,8 @@ Status gc(const cni::Request& request) {
   PODNET_TRY(auto store, DiskStore::open(dir, DiskStore::Mode::kExisting));
   if (!store) return {};
   PODNET_TRY(auto released, collect(valid, *store));
-  if (released > 0) log::debug("stale leases collected", {{"count", released}});
+  if (released > 0 && log::enabled(log::Level::kDebug))
+    log::debug("stale leases collected", {{"count", released}});
   return {};
 }
 
@@ -97,6 +108,8 @@ Status status(const cni::Request& request) {
   return {};
 }
 
-cni::Handlers handlers() { return cni::Handlers{add, del, check, gc, status}; }
+cni::Handlers handlers() {
+  return cni::Handlers{[](const cni::Request& r) { return add(r); }, del, check, gc, status};
+}
 
 }  // namespace podnet::ipam

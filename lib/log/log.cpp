@@ -61,9 +61,14 @@ Level parseLevel(std::string_view text) {
 
 void setContext(const nlohmann::json& fields) { state().context = fields; }
 
+bool enabled(Level level) {
+  const auto& s = state();
+  return level >= s.level && s.level != Level::kOff && level != Level::kOff;
+}
+
 void write(Level level, std::string_view msg, const nlohmann::json& fields) {
+  if (!enabled(level)) return;
   auto& s = state();
-  if (level < s.level || s.level == Level::kOff) return;
   const auto now = std::chrono::system_clock::now();
   nlohmann::json line = {
       {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},

@@ -6,21 +6,30 @@
 
 namespace podnet::netlink {
 
-Status Socket::addAddress(int index, const ip::Prefix& prefix, AddrOptions options) {
-  const std::string what = "add address " + prefix.str() + " to link " + std::to_string(index);
-  const detail::AddrPtr addr(rtnl_addr_alloc());
+Result<detail::AddrPtr> detail::toRtnlAddr(int index, const ip::Prefix& prefix, AddrOptions options,
+                                           const std::string& what) {
+  detail::AddrPtr addr(rtnl_addr_alloc());
   const auto local = detail::toNlAddr(prefix.addr, prefix.len);
   if (!addr || !local) return fail(code::kInternal, what + ": out of memory");
   rtnl_addr_set_ifindex(addr.get(), index);
   // Sets the prefix length from `local` too.
-  if (const int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0) {
-    return state_->error(err, what);
-  }
+  if (const int err = rtnl_addr_set_local(addr.get(), local.get()); err < 0)
+    return fail(code::kIo, what + ": " + nl_geterror(err));
   unsigned flags = 0;
   if (options.nodad) flags |= IFA_F_NODAD;
   // Above 8 bits: libnl sends the flags in IFA_FLAGS as well as ifa_flags.
   if (options.noprefixroute) flags |= IFA_F_NOPREFIXROUTE;
   if (flags != 0) rtnl_addr_set_flags(addr.get(), flags);
+  return addr;
+}
+
+std::string detail::describeAddAddress(int index, const ip::Prefix& prefix) {
+  return "add address " + prefix.str() + " to link " + std::to_string(index);
+}
+
+Status Socket::addAddress(int index, const ip::Prefix& prefix, AddrOptions options) {
+  const std::string what = detail::describeAddAddress(index, prefix);
+  PODNET_TRY(const auto addr, detail::toRtnlAddr(index, prefix, options, what));
   state_->clear();
   const int err = rtnl_addr_add(state_->sock, addr.get(), NLM_F_EXCL);
   if (err < 0) return state_->error(err, what);

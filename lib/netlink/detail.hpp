@@ -69,6 +69,11 @@ NlAddrPtr toNlAddr(const ip::Address& addr, int prefixLen);
 // nullopt for a non-IP family; an empty nl_addr (a default route's dst) is the zero address.
 std::optional<ip::Address> fromNlAddr(nl_addr* addr);
 
+// libnl objects for a request; `what` prefixes the error.
+Result<RoutePtr> toRtnl(const Route& route, const std::string& what);
+Result<AddrPtr> toRtnlAddr(int index, const ip::Prefix& prefix, AddrOptions options, const std::string& what);
+std::string describeAddAddress(int index, const ip::Prefix& prefix);
+
 // A dumped or notified route as a value; nullopt for what Route cannot
 // represent (multipath, non-IP families).
 std::optional<Route> toRoute(rtnl_route* route);

@@ -176,6 +176,14 @@ Status Socket::setMtu(int index, int mtu) {
   return change(*state_, index, changes.get(), what);
 }
 
+Status Socket::setAlias(int index, const std::string& alias) {
+  const std::string what = "set alias of link " + std::to_string(index);
+  const LinkPtr changes(rtnl_link_alloc());
+  if (!changes) return fail(code::kInternal, what + ": out of memory");
+  rtnl_link_set_ifalias(changes.get(), alias.c_str());
+  return change(*state_, index, changes.get(), what);
+}
+
 Result<bool> Socket::deleteLink(std::string_view name) {
   const std::string n(name);
   const std::string what = "delete link " + n;

@@ -46,9 +46,7 @@ std::string describe(const Route& r) {
   return s;
 }
 
-namespace {
-
-Result<detail::RoutePtr> toRtnl(const Route& r, const std::string& what) {
+Result<detail::RoutePtr> detail::toRtnl(const Route& r, const std::string& what) {
   if (r.dst.network() != r.dst) return fail(code::kInvalidConfig, what + ": destination has host bits set");
   if (r.gateway && r.gateway->family() != r.dst.family()) {
     return fail(code::kInvalidConfig, what + ": gateway and destination families differ");
@@ -79,9 +77,11 @@ Result<detail::RoutePtr> toRtnl(const Route& r, const std::string& what) {
   return route;
 }
 
+namespace {
+
 Status addOrReplace(detail::SocketState& st, const Route& r, int flags, const std::string& verb) {
   const std::string what = verb + " route " + describe(r);
-  PODNET_TRY(const auto route, toRtnl(r, what));
+  PODNET_TRY(const auto route, detail::toRtnl(r, what));
   st.clear();
   // rtnl_route_add adds NLM_F_CREATE itself.
   const int err = rtnl_route_add(st.sock, route.get(), flags);
@@ -99,7 +99,7 @@ Status Socket::replaceRoute(const Route& route) {
 
 Result<bool> Socket::deleteRoute(const Route& r) {
   const std::string what = "delete route " + describe(r);
-  PODNET_TRY(const auto route, toRtnl(r, what));
+  PODNET_TRY(const auto route, detail::toRtnl(r, what));
   state_->clear();
   const int err = rtnl_route_delete(state_->sock, route.get(), 0);
   if (err < 0) {

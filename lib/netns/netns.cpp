@@ -73,7 +73,9 @@ Handle::~Handle() {
 
 Result<std::optional<Handle>> Handle::openIfExists(const std::string& path) {
   if (path.empty()) return fail(code::kInvalidEnvironment, "network namespace path is empty");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO at the path must not block the plugin (it is then
+  // refused as not a network namespace).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<Handle>{};
     return sysError("open network namespace " + path, errno);

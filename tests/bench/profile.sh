@@ -58,7 +58,7 @@ pids=()
 for i in 1 2 3 4 5 6 7 8; do
   conf podnet podnet-ipam | ip netns exec "$P-node" env -i PATH=/usr/sbin:/usr/bin CNI_COMMAND=ADD \
     CNI_CONTAINERID="par$i" CNI_NETNS="/run/netns/$P-par$i" CNI_IFNAME=eth0 CNI_PATH="$BIN:$REF" \
-    strace -f -T -ttt -e trace=flock,fsync,execve -o "$OUT/podnet-par$i.strace" "$BIN/podnet" >/dev/null &
+    strace -f -T -ttt -e trace=flock,fsync,fdatasync,execve -o "$OUT/podnet-par$i.strace" "$BIN/podnet" >/dev/null &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
@@ -72,13 +72,13 @@ echo "== 8 parallel podnet ADDs: per ADD, wall / waiting for the IPAM lock (floc
 for i in 1 2 3 4 5 6 7 8; do
   f=$OUT/podnet-par$i.strace
   awk '{t=$2} NR==1{a=t} /flock\(.*LOCK_EX/ {match($0, /<[0-9.]+>/); l+=substr($0, RSTART+1, RLENGTH-2)}
-       /fsync\(/ {match($0, /<[0-9.]+>/); s+=substr($0, RSTART+1, RLENGTH-2)}
+       /f(data)?sync\(/ {match($0, /<[0-9.]+>/); s+=substr($0, RSTART+1, RLENGTH-2)}
        END {printf "   ADD %d: wall %.1f ms, lock wait %.1f ms, fsync %.1f ms\n", '"$i"', (t-a)*1000, l*1000, s*1000}' "$f"
 done
 # The slowest syscalls of each ADD / DEL (time inside the call, from strace -T),
 # and the gaps (user time or sleeps between calls) above 0.5 ms.
 for f in "$OUT"/*.strace; do
-  echo "== $(basename "$f"): wall $(awk 'NR==1{a=$2} {b=$2} END{printf "%.1f ms", (b-a)*1000}' "$f"), $(wc -l <"$f") syscalls, $(grep -c 'sendmsg(' "$f") netlink sends, fsync total $(grep 'fsync(' "$f" | sed 's/.*<\(.*\)>/\1/' | awk '{s+=$1} END{printf "%.2f ms", s*1000}'); slowest calls:"
+  echo "== $(basename "$f"): wall $(awk 'NR==1{a=$2} {b=$2} END{printf "%.1f ms", (b-a)*1000}' "$f"), $(wc -l <"$f") syscalls, $(grep -cE 'sendmsg\(|sendto\(' "$f") netlink sends, fsync total $(grep -E 'f(data)?sync\(' "$f" | sed 's/.*<\(.*\)>/\1/' | awk '{s+=$1} END{printf "%.2f ms", s*1000}'); slowest calls:"
   sed -n 's/^\([0-9]*\) *\([0-9.]*\) \(.*\) <\([0-9.]*\)>$/\4 \1 \3/p' "$f" | sort -rn | head -8 | cut -c1-150
   awk '{t=$2} NR>1 && t-p>0.0005 {printf "   gap %.2f ms before: %s\n", (t-p)*1000, substr($0,1,110)} {p=t}' "$f" | sort -k2 -rn | head -5
 done

@@ -6,15 +6,26 @@
 // flock()ed by every writer (host-local included).
 //
 // Unlike host-local every write is atomic (temporary file in ".podnet-tmp/",
-// fsync, rename, directory fsync), the directory is 0700 and files 0600, every
-// access is relative to a directory descriptor opened O_NOFOLLOW, and a lease
-// never replaces an existing entry (renameat2 RENAME_NOREPLACE).
+// then rename), the directory is 0700 and files 0600, every access is relative
+// to a directory descriptor opened O_NOFOLLOW, and a lease never replaces an
+// existing entry (renameat2 RENAME_NOREPLACE).
+//
+// Durability without holding the lock on the disk: nothing is fsynced under the
+// lock. finish() releases the lock and returns the fsyncs that make the
+// session's new leases durable (each lease file's fsync); ADD runs
+// them before its Result names the leases. A process crash loses nothing (the
+// page cache survives it). A power failure before they ran can lose, or leave
+// empty, a lease whose ADD never returned. Releases and last_reserved_ip are
+// never synced: a release lost in a power failure leaves a lease of a Pod
+// that is gone, which CNI GC collects; last_reserved_ip is only where the next
+// search starts.
 
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "podnet/ipam/lease_index.hpp"
 #include "podnet/ipam/store.hpp"
@@ -32,6 +43,32 @@ std::string encodeLease(std::string_view containerId, std::string_view ifname);
 std::optional<Lease> decodeLease(const ip::Address& address, std::string_view content);
 // The file name host-local (Go's net.IP.String()) gives an address.
 std::string leaseFileName(const ip::Address& address);
+
+// The fsyncs that make a session's new leases durable (DiskStore::finish()).
+// Destroyed without run(), it closes the files without syncing them.
+class PendingSync {
+ public:
+  PendingSync() = default;
+  PendingSync(PendingSync&& other) noexcept { *this = std::move(other); }
+  PendingSync& operator=(PendingSync&& other) noexcept;
+  PendingSync(const PendingSync&) = delete;
+  PendingSync& operator=(const PendingSync&) = delete;
+  ~PendingSync();
+
+  // Lease files waiting for their fsync.
+  std::size_t files() const { return fds_.size(); }
+  // fsync of every lease file (which makes its name durable too: see
+  // disk_store.cpp); code 5 on failure.
+  // Once run, nothing is left to do.
+  Status run();
+
+ private:
+  friend class DiskStore;
+  void closeAll();
+
+  std::vector<int> fds_;
+  std::string dir_;
+};
 
 class DiskStore final : public Store {
  public:
@@ -57,15 +94,20 @@ class DiskStore final : public Store {
   Result<bool> release(const Lease& lease) override;
   Result<std::optional<ip::Address>> lastReserved(std::size_t rangeSet) override;
   Status setLastReserved(std::size_t rangeSet, const ip::Address& address) override;
+  // Seals the lease index after this session's changes; syncs nothing (see finish()).
   Status flush() override;
+  // Releases the lock and hands over the fsyncs of the leases this session
+  // wrote. Call it once, after the last change: the store takes no more calls.
+  PendingSync finish();
 
  private:
   DiskStore(std::string dir, int dirFd, int lockFd) : dir_(std::move(dir)), dirFd_(dirFd), lockFd_(lockFd) {}
   // Opens (creating) kTempDir and empties it.
   Status openTemp();
   // Writes `content` to a fresh temporary file and renames it to `name`;
-  // with noReplace, returns false when `name` already exists.
-  Result<bool> writeAtomic(const std::string& name, std::string_view content, bool noReplace);
+  // with noReplace, returns false when `name` already exists. With durable,
+  // the file's descriptor is kept for finish()'s fsync.
+  Result<bool> writeAtomic(const std::string& name, std::string_view content, bool noReplace, bool durable);
   Error ioError(std::string_view what, std::string_view name, int err) const;
   Result<Snapshot> scan(bool readLeases);
   // Makes the index trustworthy for this session: fresh, or rebuilt.
@@ -76,8 +118,8 @@ class DiskStore final : public Store {
   std::string dir_;
   int dirFd_ = -1;
   int lockFd_ = -1;
-  int tmpFd_ = -1;  // kTempDir
-  bool dirty_ = false;
+  int tmpFd_ = -1;                            // kTempDir
+  PendingSync sync_;                          // new leases, not fsynced yet
   std::map<ip::Address, std::string> names_;  // on-disk names seen by the last scan
   std::optional<LeaseIndex> index_;
   bool indexValid_ = false;  // index_ matched the files when this session began using it

@@ -7,6 +7,7 @@
 #include "podnet/cni/plugin.hpp"
 #include "podnet/cni/result.hpp"
 #include "podnet/error/result.hpp"
+#include "podnet/ipam/disk_store.hpp"
 
 namespace podnet::ipam {
 
@@ -14,6 +15,10 @@ namespace podnet::ipam {
 // routes, DNS from resolvConf; cniVersion = conf.cniVersion. Idempotent for
 // an attachment that already holds addresses.
 Result<cni::CniResult> add(const cni::Request& request);
+// The same, but the new leases' fsyncs, which run after the store's lock is
+// released, are left in `durable` for the caller to run (e.g. while it sets
+// up the interface) before it hands out the Result.
+Result<cni::CniResult> add(const cni::Request& request, PendingSync& durable);
 // Releases the attachment's addresses; success when it held none.
 Status del(const cni::Request& request);
 // Fails when the attachment holds no address.

@@ -55,7 +55,8 @@ class Store {
   // nullopt when never written or unreadable (round robin just restarts).
   virtual Result<std::optional<ip::Address>> lastReserved(std::size_t rangeSet) = 0;
   virtual Status setLastReserved(std::size_t rangeSet, const ip::Address& address) = 0;
-  // Makes every change so far durable.
+  // Ends a batch of changes (e.g. seals an index). Durability is the
+  // concrete store's business: DiskStore::finish() after the lock.
   virtual Status flush() = 0;
 };
 

@@ -17,6 +17,10 @@ Level parseLevel(std::string_view text);  // unknown text: kInfo
 // Fields merged into every line (e.g. plugin, command, containerID).
 void setContext(const nlohmann::json& fields);
 
+// True when a message at `level` would be written: guard calls whose fields
+// cost something to build.
+bool enabled(Level level);
+
 void write(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
 inline void debug(std::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   write(Level::kDebug, m, f);

@@ -12,8 +12,10 @@
 // dumps; one that keeps racing with changes (NLM_F_DUMP_INTR) is retried with
 // backoff and then fails with code::kTryAgainLater, never returned torn.
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +32,8 @@ namespace podnet::netlink {
 namespace detail {
 struct SocketState;
 }
+
+class Batch;
 
 class Socket {
  public:
@@ -55,9 +59,20 @@ class Socket {
   Status setUp(int index);
   Status setDown(int index);
   Status setMtu(int index, int mtu);
+  // IFLA_IFALIAS ("ip link set X alias ..."); the kernel ignores it in a create request.
+  Status setAlias(int index, const std::string& alias);
   // True if it deleted the link, false if there was none. Deleting one end
   // of a veth pair deletes both.
   Result<bool> deleteLink(std::string_view name);
+  // deleteLink(), with whenDown() run on the calling thread while the kernel
+  // finishes the deletion (its RCU grace periods, ~20 ms): as soon as a link
+  // notification shows the link down or gone (its addresses and routes are
+  // gone by then, and the kernel holds its lock until the deletion is done),
+  // or when the request returns having deleted nothing. Not run if the
+  // request fails without the link going down. Call it from a thread in the socket's namespace, where it
+  // listens for the notifications; elsewhere it runs whenDown() after the
+  // deletion.
+  Result<bool> deleteLinkThen(std::string_view name, const std::function<void()>& whenDown);
 
   // --- addresses ---
   // Exclusive: an address that is already there is an Error.
@@ -80,9 +95,41 @@ class Socket {
   Result<std::vector<Route>> routes(ip::Family family, const RouteFilter& filter = {});
 
  private:
+  friend class Batch;
   explicit Socket(std::unique_ptr<detail::SocketState> state);
 
   std::unique_ptr<detail::SocketState> state_;
+};
+
+// Changes sent to the kernel together: send() writes every queued request in
+// one sendmsg and then reads one ack each, instead of one round trip per
+// change. The kernel applies them in order, each on its own: a failure does
+// not stop the ones after it, and send() returns the first failure (the same
+// Error the Socket method would have returned). Nothing is sent before send().
+class Batch {
+ public:
+  explicit Batch(Socket& socket) : state_(*socket.state_) {}
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  ~Batch();
+
+  void setUp(int index);
+  void addAddress(int index, const ip::Prefix& prefix, AddrOptions options = {});
+  void addRoute(const Route& route);  // exclusive, as Socket::addRoute
+  std::size_t size() const { return requests_.size(); }
+  Status send();
+
+ private:
+  struct Request {
+    void* msg;  // a built nl_msg, owned
+    std::string what;
+  };
+  // Takes `msg` (nullptr: out of memory, or failed building with `err`).
+  void queue(void* msg, int err, std::string what);
+
+  detail::SocketState& state_;
+  std::vector<Request> requests_;
+  std::optional<Error> buildError_;  // a request that could not even be built
 };
 
 }  // namespace podnet::netlink

@@ -178,3 +178,69 @@ TEST_CASE_FIXTURE(FreshNetns, "netlink: errors on missing links name the link") 
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
 }
+
+TEST_CASE_FIXTURE(FreshNetns, "netlink: deleteLinkThen's work may reuse the link's route at once") {
+  const std::string podPath = another();
+  auto pod = Handle::open(podPath);
+  REQUIRE(pod.ok());
+  auto sock = Socket::open();
+  auto other = Socket::open();
+  REQUIRE(sock.ok());
+  REQUIRE(other.ok());
+  const auto route = [](int oif) {
+    return podnet::netlink::Route{
+        .dst = *podnet::ip::Prefix::parse("10.99.0.7/32"), .oif = oif, .scope = RT_SCOPE_LINK};
+  };
+  int index[2] = {};
+  const char* names[2] = {"vethD", "vethF"};
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(sock->createVeth(VethSpec{.hostName = names[i],
+                                      .peerName = std::string("eth") + std::to_string(i),
+                                      .peerNetns = &*pod})
+                .ok());
+    const auto link = sock->link(names[i]);
+    REQUIRE(link.ok());
+    REQUIRE(link->has_value());
+    index[i] = (*link)->index;
+    REQUIRE(sock->setUp(index[i]).ok());
+  }
+  REQUIRE(sock->addRoute(route(index[0])).ok());
+  REQUIRE_FALSE(other->addRoute(route(index[1])).ok());  // the key is taken while vethD lives
+
+  // The plugin's DEL: the work releases the address, which the next pod's
+  // route then takes. The kernel must have let go of it by then.
+  int calls = 0;
+  podnet::Status reused;
+  const auto deleted = sock->deleteLinkThen("vethD", [&] {
+    ++calls;
+    reused = other->addRoute(route(index[1]));
+  });
+  REQUIRE(deleted.ok());
+  CHECK(*deleted);
+  CHECK(calls == 1);
+  INFO((reused.ok() ? std::string() : reused.error().msg));
+  CHECK(reused.ok());
+  CHECK_FALSE(ipHasLink(path(), "vethD"));
+  CHECK_FALSE(ipHasLink(pod->path(), "eth0"));
+
+  // Nothing to delete: the work still runs, once.
+  calls = 0;
+  const auto none = sock->deleteLinkThen("vethD", [&] { ++calls; });
+  REQUIRE(none.ok());
+  CHECK_FALSE(*none);
+  CHECK(calls == 1);
+
+  // A request that fails: the work does not run.
+  calls = 0;
+  const auto bad = sock->deleteLinkThen("a/b", [&] { ++calls; });
+  CHECK_FALSE(bad.ok());
+  CHECK(calls == 0);
+
+  // Called from another namespace (no notifications to be had there): after the deletion.
+  calls = 0;
+  auto fromPod = podnet::netns::run(*pod, [&] { return sock->deleteLinkThen("vethF", [&] { ++calls; }); });
+  REQUIRE(fromPod.ok());
+  CHECK(*fromPod);
+  CHECK(calls == 1);
+  CHECK_FALSE(ipHasLink(path(), "vethF"));
+}

@@ -1,6 +1,8 @@
 #include "podnet/ipam/disk_store.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,4 +231,38 @@ TEST_CASE("ipam store: exists() sees an entry of any kind without following or o
       allocate(test::sets(R"({"subnet":"10.0.0.0/28"})"), {"ctr3", "eth0"}, {addr("10.0.0.4")}, *store);
   REQUIRE_FALSE(requested.ok());
   CHECK(requested.error().code == code::kInvalidConfig);
+}
+
+TEST_CASE("ipam store: finish() releases the lock before the new leases are synced") {
+  TempDir tmp;
+  auto store = openStore(tmp.net());
+  REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+  REQUIRE(store->reserve({addr("fd00::2"), "ctr1", "eth0"}).value());
+  REQUIRE(store->setLastReserved(0, addr("10.0.0.2")).ok());  // a hint: never synced
+  REQUIRE(store->release({addr("fd00::2"), "ctr1", "eth0"}).value());
+  REQUIRE(store->flush().ok());
+  const std::string lock = tmp.net() + "/lock";
+  auto lockedByOther = [&] {
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+    ::close(fd);
+    return busy;
+  };
+  CHECK(lockedByOther());  // nothing synced under the lock: all of it waits for finish()
+
+  PendingSync durable = store->finish();
+  CHECK_FALSE(lockedByOther());  // the next writer goes ahead while we sync
+  CHECK(durable.files() == 2);   // both leases written this session
+  PendingSync moved = std::move(durable);
+  CHECK(durable.files() == 0);
+  REQUIRE(moved.run().ok());
+  CHECK(moved.files() == 0);  // once run, nothing is left
+  CHECK(slurp(fs::path(tmp.net()) / "10.0.0.2") == "ctr1\r\neth0");
+
+  // A session that only releases leaves nothing to sync.
+  auto again = openStore(tmp.net());
+  REQUIRE(again->release({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+  REQUIRE(again->flush().ok());
+  CHECK(again->finish().files() == 0);
 }
