@@ -2,21 +2,22 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 namespace podnet::daemon {
 namespace {
 
 using nlohmann::json;
+
+constexpr std::size_t kMaxClusterFileBytes = std::size_t{64} << 20;
 
 Error invalid(const std::string& where, const std::string& msg) {
   return fail(code::kInvalidConfig, "cluster file: " + where + ": " + msg);
@@ -133,11 +134,32 @@ Result<std::unique_ptr<ClusterFileSource>> ClusterFileSource::open(std::string p
 }
 
 Result<std::vector<Node>> ClusterFileSource::nodes() {
-  std::ifstream in(path_);
-  if (!in) return fail(code::kIo, "cluster file: cannot open " + path_);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parseCluster(text.str());
+  // O_NONBLOCK and a regular-file check: a FIFO or device put in the file's
+  // place must not stall the daemon's single event loop. The size bound keeps
+  // a runaway file from exhausting memory.
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return fail(code::kIo, "cluster file: cannot open " + path_, std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return fail(code::kIo, "cluster file: cannot stat " + path_, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return fail(code::kIo, "cluster file: " + path_ + " is not a regular file");
+  std::string text;
+  std::array<char, 65536> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(code::kIo, "cluster file: cannot read " + path_, std::strerror(errno));
+    if (n == 0) break;
+    text.append(buf.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMaxClusterFileBytes)
+      return fail(code::kIo, "cluster file: " + path_ + " is too large",
+                  "more than " + std::to_string(kMaxClusterFileBytes) + " bytes");
+  }
+  return parseCluster(text);
 }
 
 bool ClusterFileSource::consumeChanges() {
@@ -149,7 +171,9 @@ bool ClusterFileSource::consumeChanges() {
     for (ssize_t off = 0; off < n;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(buf.data() + off);
       if ((ev->mask & IN_Q_OVERFLOW) != 0) changed = true;
-      if (ev->len > 0 && baseName_ == ev->name) changed = true;
+      // A Kubernetes ConfigMap volume replaces its files by renaming a new
+      // "..data" symlink into place; the file's own name sees no event.
+      if (ev->len > 0 && (baseName_ == ev->name || std::string_view(ev->name) == "..data")) changed = true;
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
     }
   }

@@ -40,10 +40,17 @@ std::string renderConflist(const ConflistSpec& spec) {
   ordered_json plugin{{"type", "podnet"}};
   if (spec.mtu) plugin["mtu"] = *spec.mtu;
   plugin["ipam"] = ipam;
+  ordered_json plugins = ordered_json::array({plugin});
+  if (spec.portmap) {
+    // snat is portmap's default, spelled out: without it a hostPort answers
+    // neither 127.0.0.1 on the node nor the Pod itself (hairpin).
+    plugins.push_back(ordered_json{
+        {"type", "portmap"}, {"capabilities", ordered_json{{"portMappings", true}}}, {"snat", true}});
+  }
   const ordered_json conf{
       {"cniVersion", "1.0.0"},
       {"name", spec.network},
-      {"plugins", ordered_json::array({plugin})},
+      {"plugins", plugins},
   };
   return conf.dump(2) + "\n";
 }

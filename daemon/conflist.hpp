@@ -19,12 +19,18 @@ struct ConflistSpec {
   std::vector<ip::Prefix> podCidrs;  // one IPAM range set each
   std::string dataDir;               // empty: podnet-ipam's default
   std::optional<int> mtu;
+  // Chain the reference `portmap` plugin after podnet (hostPort, `podman -p`).
+  bool portmap = false;
 
   bool operator==(const ConflistSpec&) const = default;
 };
 
 // A conflist (cniVersion 1.0.0, which every libcni in use parses) with the
-// plugin `podnet` delegating to `podnet-ipam`, stable byte for byte for equal specs.
+// plugin `podnet` delegating to `podnet-ipam`, then, with `portmap`, the
+// reference portmap plugin taking the runtime's portMappings capability (with
+// snat: connections to a hostPort from the node's 127.0.0.1 and hairpin ones
+// from the Pod itself are masqueraded; others keep their client address).
+// Stable byte for byte for equal specs.
 std::string renderConflist(const ConflistSpec& spec);
 
 // Writes `content` to `path` atomically (temp file in the same directory,

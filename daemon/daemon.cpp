@@ -183,7 +183,8 @@ class Daemon {
     const auto written = writeFileIfChanged(path, renderConflist(ConflistSpec{.network = options_.network,
                                                                               .podCidrs = self->podCidrs,
                                                                               .dataDir = options_.ipamDataDir,
-                                                                              .mtu = options_.mtu}));
+                                                                              .mtu = options_.mtu,
+                                                                              .portmap = options_.portmap}));
     if (!written.ok()) {
       log::error("cannot write CNI config", errorJson(written.error()));
     } else if (*written) {

@@ -43,6 +43,7 @@ struct Options {
   std::string network = "podnet";
   std::string ipamDataDir;  // "" leaves podnet-ipam's default
   std::optional<int> mtu;
+  bool portmap = false;                   // chain the reference portmap plugin in the conflist (hostPort)
   std::string listen = "127.0.0.1:9650";  // "" serves no HTTP
   std::chrono::milliseconds resync{10000};
   // Masquerade traffic from this node's pod CIDRs to outside every pod CIDR

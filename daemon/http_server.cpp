@@ -21,6 +21,7 @@ const char* reason(int status) {
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 503: return "Service Unavailable";
     default: return "Status";
   }
@@ -61,7 +62,12 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::string head(asio::buffers_begin(buf_.data()),
                              asio::buffers_begin(buf_.data()) + static_cast<long>(n));
       const auto path = requestPath(head);
-      response = path ? handler_(*path) : HttpResponse{.status = 400, .body = "bad request\n"};
+      const auto method = head.substr(0, head.find_first_of(" \r\n"));
+      if (!path && !method.empty() && method != "GET" && method != "HEAD") {
+        response = HttpResponse{.status = 405, .body = "read-only: GET or HEAD only\n"};
+      } else {
+        response = path ? handler_(*path) : HttpResponse{.status = 400, .body = "bad request\n"};
+      }
     }
     out_ = formatResponse(response);
     auto self = shared_from_this();
@@ -118,7 +124,7 @@ std::optional<std::string> requestPath(std::string_view head) {
 std::string formatResponse(const HttpResponse& r) {
   return "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
          "\r\nContent-Type: " + r.contentType + "\r\nContent-Length: " + std::to_string(r.body.size()) +
-         "\r\nConnection: close\r\n\r\n" + r.body;
+         (r.status == 405 ? "\r\nAllow: GET, HEAD" : "") + "\r\nConnection: close\r\n\r\n" + r.body;
 }
 
 HttpServer::HttpServer(asio::io_context& io, HttpHandler handler)

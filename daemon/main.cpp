@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
                  "podnet-ipam dataDir in the conflist (\"\": its default)");
   app.add_option("--mtu", mtu, "Pod MTU in the conflist (0: the plugin's default)")
       ->check(CLI::Range(0, 65535));
+  app.add_flag(
+      "--portmap", options.portmap,
+      "Chain the reference portmap plugin in the conflist (hostPort, podman -p); it must be in CNI_PATH");
   app.add_option("--listen", options.listen, "HTTP address for /healthz, /metrics, /status (\"\": none)")
       ->capture_default_str();
   app.add_option("--resync-interval", resyncSeconds, "Seconds between full resyncs")

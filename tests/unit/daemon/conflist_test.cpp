@@ -54,6 +54,44 @@ TEST_CASE("conflist: optional keys are left out") {
   CHECK(text.find(R"("name": "n")") != std::string::npos);
 }
 
+TEST_CASE("conflist: portmap is chained after podnet only when asked for") {
+  ConflistSpec spec{.podCidrs = {*ip::Prefix::parse("10.244.1.0/24")}};
+  const auto without = renderConflist(spec);
+  CHECK(without.find("portmap") == std::string::npos);
+  spec.portmap = true;
+  const auto with = renderConflist(spec);
+  CHECK(with == R"({
+  "cniVersion": "1.0.0",
+  "name": "podnet",
+  "plugins": [
+    {
+      "type": "podnet",
+      "ipam": {
+        "type": "podnet-ipam",
+        "ranges": [
+          [
+            {
+              "subnet": "10.244.1.0/24"
+            }
+          ]
+        ]
+      }
+    },
+    {
+      "type": "portmap",
+      "capabilities": {
+        "portMappings": true
+      },
+      "snat": true
+    }
+  ]
+}
+)");
+  // The flag changes the content, so a daemon restarted with it rewrites the file.
+  CHECK(with != without);
+  CHECK_FALSE(spec == ConflistSpec{.podCidrs = spec.podCidrs});
+}
+
 TEST_CASE("conflist: written only when its content changes, atomically") {
   char tmpl[] = "/tmp/podnet-unit-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# podnetd's Kubernetes source against the test API server (tests/apiserver/,
+# run inside the underlay namespace; TLS with a CA made here): list then watch,
+# Node add/modify/delete, a Node without a pod CIDR, TLS verification, bearer
+# token (re-read when rotated) and client certificate, watch drops, 410 Gone
+# (ERROR event and a too-old resourceVersion), bookmarks, malformed events,
+# slow streams, failing lists with backoff, and pagination. Routes are read
+# from the kernel with `ip route`.
+set -euo pipefail
+source "$PODNET_SRC/tests/lib/common.sh"
+source "$PODNET_SRC/tests/lib/cluster.sh"
+source "$PODNET_SRC/tests/lib/kube.sh"
+
+pn_kube_pki
+u=$(pn_underlay)
+pn_apiserver_up "$u"
+n1=$(pn_cluster_node "$u" 1)
+n2=$(pn_cluster_node "$u" 2)
+echo "tok-1" >"$PN_KUBE/tokens"
+echo "tok-1" >"$PN_KUBE/client-token"
+pn_apiserver "$u" --client-ca "$PN_KUBE/ca.crt"
+pn_kube_apply "$u" 1 2 3
+pn_kctl "$u" /nodes/apply '{"nodes":[{"name":"node5","addresses":["192.168.77.15"],"podCIDRs":[]}]}' >/dev/null
+
+# A CA that did not sign the server's certificate: nothing is loaded, nothing
+# changes, and the log says why.
+pn_kubeconfig "$PN_KUBE/bad-ca.kubeconfig" tokenFile "$PN_KUBE/other-ca.crt"
+pn_kube_podnetd "$n1" 1 "$PN_KUBE/bad-ca.kubeconfig" --listen 127.0.0.1:9651
+bad=$PN_PID
+pn_wait_log "$PN_TMP/node1/podnetd.log" 'certificate verify failed' 5
+[ -z "$(pn_routes "$n1")" ] || pn_fail "routes with an untrusted API server"
+kill "$bad"
+wait "$bad" 2>/dev/null || true
+rm -f "$PN_TMP/node1/podnetd.log"
+pn_pass "an API server certificate from another CA is refused"
+
+# node1: token file; node2: client certificate. Both list, then watch.
+pn_kubeconfig "$PN_KUBE/n1.kubeconfig" tokenFile
+pn_kubeconfig "$PN_KUBE/n2.kubeconfig" cert
+pn_kube_podnetd "$n1" 1 "$PN_KUBE/n1.kubeconfig"
+pid1=$PN_PID
+pn_kube_podnetd "$n2" 2 "$PN_KUBE/n2.kubeconfig"
+pid2=$PN_PID
+pn_wait_ready "$n1"
+pn_wait_ready "$n2"
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
+pn_wait_routes "$n2" "$(pn_expected_routes 2 1 2 3)"
+grep -q '"10.244.1.0/24"' "$PN_TMP/node1/net.d/10-podnet.conflist" || pn_fail "node1's conflist lacks its pod CIDR"
+pn_wait_stat "$u" activeWatches 2
+pn_kctl "$u" /stats | jq -r '.watchQueries[]' | grep -q 'allowWatchBookmarks=true' || pn_fail "watch without bookmarks"
+pn_expect_eq "$(pn_kstat "$u" authFailures)" 0 "401s so far"
+pn_pass "list + watch over TLS, with a token file (node1) and a client certificate (node2); node5 (no pod CIDR) skipped"
+
+# Watch events: add, modify (new address), pod CIDR assigned later, delete.
+pn_kube_apply "$u" 4
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3 4)"
+pn_kctl "$u" /nodes/apply '{"nodes":[{"name":"node3","addresses":["192.168.77.33"],"podCIDRs":["10.244.3.0/24"]}]}' >/dev/null
+pn_kctl "$u" /nodes/apply '{"nodes":[{"name":"node5","addresses":["192.168.77.15"],"podCIDRs":["10.244.5.0/24"]}]}' >/dev/null
+want_mod=$({ pn_expected_routes 1 1 2 4; echo "10.244.3.0/24 via 192.168.77.33 dev eth0"; echo "10.244.5.0/24 via 192.168.77.15 dev eth0"; } | sort)
+pn_wait_routes "$n1" "$want_mod"
+pn_kube_apply "$u" 3
+pn_kube_delete "$u" 4 5
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
+pn_wait_routes "$n2" "$(pn_expected_routes 2 1 2 3)"
+pn_pass "ADDED, MODIFIED (address, pod CIDR assigned later) and DELETED reach the kernel"
+
+lists=$(pn_kstat "$u" lists)
+watches=$(pn_kstat "$u" watches)
+
+# A dropped watch (connection cut, no final chunk) resumes without a relist.
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+pn_kube_apply "$u" 6
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3 6)"
+pn_wait_stat "$u" watches $((watches + 2))
+pn_expect_eq "$(pn_kstat "$u" lists)" "$lists" "lists after a dropped watch"
+pn_pass "dropped watch: resumed from the last resourceVersion, no relist"
+
+# A bookmark moves the resourceVersion the next watch resumes from.
+pn_wait_stat "$u" activeWatches 2
+rv=$(pn_kctl "$u" /watch/bookmark '{}' | jq -r .rv)
+sleep 0.3
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+deadline=$((SECONDS + 5))
+until pn_kctl "$u" /stats | jq -r '.watchQueries[]' | grep -q "resourceVersion=$rv&"; do
+  [ $SECONDS -lt $deadline ] || pn_fail "no watch resumed from the bookmark's resourceVersion $rv"
+  sleep 0.05
+done
+pn_expect_eq "$(pn_kstat "$u" lists)" "$lists" "lists after a bookmark"
+pn_pass "bookmark: the watch resumes from its resourceVersion $rv"
+
+# 410 Gone as an ERROR event: relist, routes unchanged, later events applied.
+pn_wait_stat "$u" activeWatches 2
+before=$(pn_routes "$n1")
+pn_kctl "$u" /watch/gone '{}' >/dev/null
+pn_wait_stat "$u" lists $((lists + 2))
+pn_expect_eq "$(pn_routes "$n1")" "$before" "node1's routes across a 410 relist"
+pn_kube_delete "$u" 6
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
+lists=$(pn_kstat "$u" lists)
+pn_pass "ERROR 410 event: relisted, no route changed"
+
+# Too old: history compacted past the watchers' resourceVersion, then the
+# watch is cut; resuming gets ERROR 410 and the source relists.
+pn_wait_stat "$u" activeWatches 2
+pn_kctl "$u" /compact '{"bump":true}' >/dev/null
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+pn_wait_stat "$u" lists $((lists + 2))
+pn_kube_apply "$u" 7
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3 7)"
+lists=$(pn_kstat "$u" lists)
+pn_pass "resume from a compacted resourceVersion: 410, relisted"
+
+# A malformed event: the source cannot know what it missed, so it relists.
+pn_wait_stat "$u" activeWatches 2
+pn_kctl "$u" /watch/malformed '{}' >/dev/null
+pn_wait_stat "$u" lists $((lists + 2)) 8
+pn_wait_log "$PN_TMP/node1/podnetd.log" 'malformed watch event'
+pn_kube_delete "$u" 7
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)" 8
+lists=$(pn_kstat "$u" lists)
+pn_pass "malformed event: logged, relisted, later events applied"
+
+# Slow stream: events dribbled 7 bytes at a time, lines split across chunks.
+pn_wait_stat "$u" activeWatches 2
+pn_kctl "$u" /mode '{"slow":true}' >/dev/null
+pn_kube_apply "$u" 8 9
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3 8 9)" 15
+pn_kctl "$u" /mode '{"slow":false}' >/dev/null
+pn_pass "slow stream (7-byte chunks): both events applied"
+
+# Failing lists (500) while relisting: backoff, routes kept, then recovery;
+# the relist is paginated (2 Nodes a page).
+pn_wait_stat "$u" activeWatches 2
+before=$(pn_routes "$n1")
+pn_kctl "$u" /mode '{"failLists":4,"pageSize":2}' >/dev/null
+pn_kctl "$u" /watch/gone '{}' >/dev/null
+pn_wait_stat "$u" lists $((lists + 4)) 8
+pn_expect_eq "$(pn_routes "$n1")" "$before" "node1's routes while lists fail"
+pn_wait_log "$PN_TMP/node1/podnetd.log" 'list Nodes: HTTP 500'
+pn_wait_stat "$u" activeWatches 2 10
+pn_kube_delete "$u" 8 9
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
+pn_kctl "$u" /stats | jq -r '.listQueries[]' | grep -q 'limit=500&continue=' || pn_fail "no paginated list"
+pn_kctl "$u" /mode '{"pageSize":0}' >/dev/null
+pn_pass "lists failing with 500: backoff, routes kept, paginated relist recovers"
+
+# Token rotation: podnetd re-reads its token file; the old token stops working.
+pn_wait_stat "$u" activeWatches 2
+printf 'tok-1\ntok-2\n' >"$PN_KUBE/tokens"
+echo "tok-2" >"$PN_KUBE/client-token.new"
+mv "$PN_KUBE/client-token.new" "$PN_KUBE/client-token"
+echo "tok-2" >"$PN_KUBE/tokens"
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+pn_kube_apply "$u" 10
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3 10)"
+pn_expect_eq "$(pn_kstat "$u" authFailures)" 0 "401s after the token rotation"
+grep -q 'token file changed' "$PN_TMP/node1/podnetd.log" || pn_fail "no log of the token change"
+pn_pass "token rotation: the new token is read and used"
+
+# A token the server does not know: 401, retried, routes kept.
+echo "wrong" >"$PN_KUBE/client-token"
+before=$(pn_routes "$n1")
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+pn_wait_stat "$u" authFailures 2 8
+pn_expect_eq "$(pn_routes "$n1")" "$before" "node1's routes while unauthorized"
+echo "tok-2" >"$PN_KUBE/client-token"
+pn_kube_delete "$u" 10
+pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)" 15
+pn_pass "401: retried with backoff, routes kept, recovers with a valid token"
+
+# A clean exit, and nothing for the sanitizers to report (podnetd is built
+# with ASan+UBSan in the test build).
+for p in "$pid1" "$pid2"; do
+  kill -TERM "$p"
+  rc=0
+  wait "$p" || rc=$?
+  pn_expect_eq "$rc" 0 "podnetd's exit status"
+done
+if grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$PN_TMP"/node*/podnetd.out; then
+  pn_fail "sanitizer reports (above)"
+fi
+pn_pass "SIGTERM: exit 0, no sanitizer report"
