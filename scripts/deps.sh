@@ -11,12 +11,12 @@ PACKAGES=(
   # bounded fuzzing in CI: clang with libFuzzer
   clang libclang-rt-14-dev
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
-  iproute2 iputils-ping jq procps util-linux iptables nftables
+  iproute2 iputils-ping jq procps util-linux iptables nftables curl
   containernetworking-plugins golang-go golang-github-appc-cni-dev
   # podnetd's cluster sources: TLS for the Kubernetes API; etcd 3.4 as the real store in tests
-  libssl-dev etcd-server etcd-client
+  libssl-dev libyaml-cpp-dev etcd-server etcd-client
   # real runtimes in tests: podman's CNI backend, containerd's CRI (Go client over grpc), a static busybox rootfs
-  podman runc containerd busybox-static golang-google-grpc-dev
+  podman runc containerd busybox-static golang-google-grpc-dev golang-google-protobuf-dev
   # the DaemonSet manifest check
   python3 python3-yaml
 )

@@ -120,3 +120,20 @@ pn_cni_node() {
 
 # pn_now_ms: milliseconds since the epoch.
 pn_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# pn_cluster_pair: a 2-node cluster (one cluster file, podnetd on each node),
+# both nodes ready with each other's routes; sets PN_N1 and PN_N2 to the
+# node namespaces.
+pn_cluster_pair() {
+  local u
+  u=$(pn_underlay)
+  PN_N1=$(pn_cluster_node "$u" 1)
+  PN_N2=$(pn_cluster_node "$u" 2)
+  pn_cluster_write "$(pn_cluster_json 1 2)"
+  pn_podnetd "$PN_N1" 1
+  pn_podnetd "$PN_N2" 2
+  pn_wait_ready "$PN_N1"
+  pn_wait_ready "$PN_N2"
+  pn_wait_routes "$PN_N1" "$(pn_expected_routes 1 1 2)"
+  pn_wait_routes "$PN_N2" "$(pn_expected_routes 2 1 2)"
+}
