@@ -203,7 +203,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_TRY(netns::Handle podNs, netns::Handle::open(env.netns));
   PODNET_TRY(const netns::Handle nodeNs, netns::Handle::current());
   if (podNs.sameAs(nodeNs))
-    return fail(code::kInvalidEnvironment, "CNI_NETNS is the plugin's own network namespace", env.netns);
+    return fail(code::kInvalidNetns, "CNI_NETNS is the plugin's own network namespace", env.netns);
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
   PODNET_TRY(netlink::Socket pod, netlink::Socket::openIn(podNs));
 

@@ -26,7 +26,7 @@ pid_t currentTid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 Error sysError(std::string what, int err) { return fail(code::kIo, what + ": " + std::strerror(err)); }
 
 Error notNetns(const std::string& path, std::string why) {
-  return fail(code::kInvalidEnvironment, path + " is not a network namespace: " + std::move(why));
+  return fail(code::kInvalidNetns, path + " is not a network namespace: " + std::move(why));
 }
 
 // Accepts only an nsfs (or, on kernels before 3.19, procfs) inode whose
@@ -78,7 +78,7 @@ Result<std::optional<Handle>> Handle::openIfExists(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<Handle>{};
-    return sysError("open network namespace " + path, errno);
+    return fail(code::kInvalidNetns, "open network namespace " + path + ": " + std::strerror(errno));
   }
   Handle handle(fd, path, 0, 0);  // closes fd on every return below
   struct stat st {};
@@ -91,7 +91,8 @@ Result<std::optional<Handle>> Handle::openIfExists(const std::string& path) {
 
 Result<Handle> Handle::open(const std::string& path) {
   PODNET_TRY(auto handle, openIfExists(path));
-  if (!handle) return fail(code::kIo, "open network namespace " + path + ": " + std::strerror(ENOENT));
+  if (!handle)
+    return fail(code::kInvalidNetns, "open network namespace " + path + ": " + std::strerror(ENOENT));
   return std::move(*handle);
 }
 

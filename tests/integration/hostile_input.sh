@@ -76,7 +76,7 @@ mkfifo "$PN_TMP/fifo"
 ln -s "$PN_TMP/outside/secret" "$PN_TMP/nslink"
 n=$tried
 for ns in /proc/self/ns/uts /proc/self/ns/mnt /dev/null "$PN_TMP/nslink"; do
-  expect_refused "netns $ns" 4 "$good" CNI_NETNS="$ns"
+  expect_refused "netns $ns" 8 "$good" CNI_NETNS="$ns"
 done
 pn_pass "$((tried - n)) netns paths (other namespace kinds, a device, a symlink to a file) refused"
 
@@ -148,6 +148,6 @@ pn_pass "symlink and FIFO leases: taken, never followed, read or removed"
 
 # A FIFO as the netns (opened without blocking) and a dataDir with a NUL
 # (never cut at the NUL) are refused like the rest.
-expect_refused "netns a FIFO" 4 "$good" CNI_NETNS="$PN_TMP/fifo"
+expect_refused "netns a FIFO" 8 "$good" CNI_NETNS="$PN_TMP/fifo"
 expect_refused "dataDir with a NUL" 7 "$(conf hostile "$DATA/x\\u0000/y")"
 pn_pass "hostile input: $((tried + 2)) inputs, 0 changes"

@@ -65,7 +65,7 @@ for ns in "$PN_TMP/notns" "$PN_TMP/dirns" /proc/self/ns/net /nonexistent/ns; do
   out=$(pn_plugin "$node" "$PODNET_BIN/podnet" "$conf" CNI_COMMAND=ADD CNI_CONTAINERID=cx CNI_NETNS="$ns" \
     CNI_IFNAME=eth0 CNI_PATH="$PODNET_BIN" 2>/dev/null) && pn_fail "ADD into netns $ns succeeded"
   code=$(jq -r .code <<<"$out")
-  [ "$code" = 4 ] || [ "$code" = 5 ] || pn_fail "netns $ns: code $code: $out"
+  [ "$code" = 8 ] || pn_fail "netns $ns: code $code, want 8 (libcni's ErrInvalidNetNS): $out"
 done
 pn_expect_eq "$(pn_state "$node" "$PN_TMP/data")" "$before" "node after bad netns paths"
 pn_pass "bad netns paths refused, nothing changed"

@@ -17,6 +17,9 @@ inline constexpr int kInvalidEnvironment = 4;
 inline constexpr int kIo = 5;
 inline constexpr int kDecode = 6;
 inline constexpr int kInvalidConfig = 7;
+// CNI_NETNS is not a usable network namespace (not one, or the plugin's own):
+// libcni's ErrInvalidNetNS, not in the spec's table but defined by libcni.
+inline constexpr int kInvalidNetns = 8;
 inline constexpr int kTryAgainLater = 11;
 inline constexpr int kNotAvailable = 50;         // STATUS: cannot add pods now
 inline constexpr int kLimitedConnectivity = 51;  // STATUS: limited connectivity

@@ -14,7 +14,7 @@
 #include "podnet/netns/sysctl.hpp"
 
 using podnet::code::kInvalidConfig;
-using podnet::code::kInvalidEnvironment;
+using podnet::code::kInvalidNetns;
 using podnet::netns::Guard;
 using podnet::netns::Handle;
 using podnet::testing::FreshNetns;
@@ -36,13 +36,13 @@ TEST_CASE_FIXTURE(FreshNetns, "netns: open rejects what is not a network namespa
   const auto regular = Handle::open(file);
   ::unlink(file.c_str());
   REQUIRE_FALSE(regular.ok());
-  CHECK(regular.error().code == kInvalidEnvironment);
+  CHECK(regular.error().code == kInvalidNetns);
   CHECK(regular.error().msg.find(file) != std::string::npos);
   CHECK(regular.error().msg.find("regular file") != std::string::npos);
 
   const auto dir = Handle::open("/tmp");
   REQUIRE_FALSE(dir.ok());
-  CHECK(dir.error().code == kInvalidEnvironment);
+  CHECK(dir.error().code == kInvalidNetns);
   CHECK(dir.error().msg.find("directory") != std::string::npos);
 
   // procfs, but not a namespace; a namespace, but not a network one.
