@@ -1,12 +1,11 @@
 #include "podnet/cni/plugin.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <exception>
-#include <iostream>
-#include <iterator>
-#include <sstream>
 #include <string_view>
 
 #include "podnet/cni/version.hpp"
@@ -136,25 +135,65 @@ Result<std::vector<Attachment>> validAttachments(const NetConf& conf) {
   return out;
 }
 
-int runPlugin(const Handlers& handlers, const About& about, std::istream& in, std::ostream& out,
+int runPlugin(const Handlers& handlers, const About& about, const std::string& stdinData, std::string& out,
               const Getenv& getenv) {
-  std::string stdinData;
   try {
-    stdinData.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     auto result = dispatch(handlers, about, stdinData, getenv);
     if (result) {
-      if (!result->is_null()) out << print(*result) << '\n';
-      out.flush();
+      if (!result->is_null()) out = print(*result) + '\n';
       return 0;
     }
     log::error(result.error().msg, {{"code", result.error().code}, {"details", result.error().details}});
-    out << print(errorJson(result.error(), errorVersion(stdinData))) << '\n';
+    out = print(errorJson(result.error(), errorVersion(stdinData))) + '\n';
   } catch (const std::exception& e) {
-    out << print(errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData)))
-        << '\n';
+    out = print(errorJson(fail(code::kInternal, "internal error", e.what()), errorVersion(stdinData))) + '\n';
   }
-  out.flush();
   return 1;
+}
+
+namespace {
+
+// stdin and stdout with read(2)/write(2): no iostreams in the plugin binaries,
+// whose start-up would cost more memory than the rest of a plugin run.
+std::string readStdin() {
+  std::string data;
+  std::array<char, 16384> buf{};
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
+    if (n > 0) {
+      data.append(buf.data(), static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      return data;  // EOF, or stdin unreadable: the parser reports the empty config
+    }
+  }
+}
+
+void writeStdout(std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the runtime closed our stdout: nobody to tell
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+int runStdio(const Handlers& handlers, const About& about, const Getenv& getenv) {
+  std::string out;
+  const int rc = runPlugin(handlers, about, readStdin(), out, getenv);
+  writeStdout(out);
+  return rc;
+}
+
+int terminalMain(const About& about, std::string_view arg, std::string_view extraUsage) {
+  if (arg == "--version" || arg == "-v") {
+    writeStdout(about.name + " " + about.version + "\n");
+    return 0;
+  }
+  writeStdout(usage(about));
+  writeStdout(extraUsage);
+  return arg == "--help" || arg == "-h" ? 0 : 2;
 }
 
 std::string usage(const About& about) {
@@ -168,16 +207,8 @@ std::string usage(const About& about) {
 }
 
 int pluginMain(const Handlers& handlers, const About& about, int argc, char** argv) {
-  if (argc > 1) {
-    const std::string_view arg = argv[1];
-    if (arg == "--version" || arg == "-v") {
-      std::cout << about.name << " " << about.version << '\n';
-      return 0;
-    }
-    std::cout << usage(about);
-    return arg == "--help" || arg == "-h" ? 0 : 2;
-  }
-  return runPlugin(handlers, about, std::cin, std::cout, processGetenv());
+  if (argc > 1) return terminalMain(about, argv[1]);
+  return runStdio(handlers, about, processGetenv());
 }
 
 }  // namespace podnet::cni

@@ -3,8 +3,8 @@
 // calls the handler, prints the Result or the error JSON, returns the exit code.
 
 #include <functional>
-#include <iosfwd>
 #include <string>
+#include <string_view>
 
 #include "podnet/cni/args.hpp"
 #include "podnet/cni/config.hpp"
@@ -34,9 +34,18 @@ struct About {
   std::string version;  // build version
 };
 
-// Never throws; every failure becomes the error JSON on `out` and exit 1.
-int runPlugin(const Handlers& handlers, const About& about, std::istream& in, std::ostream& out,
+// Runs one CNI call on `stdinData`; sets `out` to what goes to stdout (the
+// Result, or nothing). Never throws; every failure becomes the error JSON in
+// `out` and exit 1.
+int runPlugin(const Handlers& handlers, const About& about, const std::string& stdinData, std::string& out,
               const Getenv& getenv);
+
+// runPlugin on the process's stdin and stdout (read(2)/write(2), no iostreams).
+int runStdio(const Handlers& handlers, const About& about, const Getenv& getenv);
+
+// `--version` or anything else a person types (usage, then `extraUsage`);
+// the exit code: 0 for --version/--help, 2 otherwise.
+int terminalMain(const About& about, std::string_view arg, std::string_view extraUsage = {});
 
 // `podnet --help` / `--version` text for a person at a terminal.
 std::string usage(const About& about);

@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <map>
-#include <sstream>
 #include <string>
 
 using namespace podnet;
@@ -45,13 +44,12 @@ Run run(const EnvMap& env, const std::string& stdinData, bool* called = nullptr)
   h.check = h.del;
   h.gc = h.del;
   h.status = h.del;
-  std::istringstream in(stdinData);
-  std::ostringstream out;
-  const int rc = cni::runPlugin(h, {"podnet", "test"}, in, out, [&](const char* name) -> const char* {
+  std::string out;
+  const int rc = cni::runPlugin(h, {"podnet", "test"}, stdinData, out, [&](const char* name) -> const char* {
     auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();
   });
-  return {rc, out.str().empty() ? json() : json::parse(out.str())};
+  return {rc, out.empty() ? json() : json::parse(out)};
 }
 
 }  // namespace
