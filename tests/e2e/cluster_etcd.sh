@@ -9,13 +9,13 @@
 #   - a daemon restart (SIGKILL) reclaims its subnet: no route changes anywhere
 #   - a node cut off from etcd for longer than its TTL keeps its routes, catches
 #     up on what changed meanwhile, and re-leases the same subnet
-#   - etcd down for 30 s: no route deleted, added or replaced on any node
+#   - etcd down for 60 s: no route deleted, added or replaced on any node
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 source "$PODNET_SRC/tests/lib/cluster.sh"
 source "$PODNET_SRC/tests/lib/etcd.sh"
 
-OUTAGE=${PN_ETCD_OUTAGE:-30}
+OUTAGE=${PN_ETCD_OUTAGE:-60}
 u=$(pn_underlay)
 declare -A node pid
 for i in 1 2 3; do node[$i]=$(pn_cluster_node "$u" "$i"); done

@@ -3,17 +3,17 @@
 # server (tests/apiserver/, in the underlay namespace, TLS + token):
 # - node add/remove, and the time from the API server's change to the route in
 #   every node's kernel, for 1 node and for 500 nodes added (and removed) at once;
-# - an API server outage of 30 s (SIGKILL, restarted on the same state): no
+# - an API server outage of 60 s (SIGKILL, restarted on the same state): no
 #   route changes meanwhile (`ip monitor route` in every node), the watch
 #   resumes and later changes arrive;
 # - a SIGKILLed podnetd restarted: no route event.
-# PN_KUBE_OUTAGE (seconds, default 30) and PN_KUBE_MANY (default 500) scale it.
+# PN_KUBE_OUTAGE (seconds, default 60) and PN_KUBE_MANY (default 500) scale it.
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 source "$PODNET_SRC/tests/lib/cluster.sh"
 source "$PODNET_SRC/tests/lib/kube.sh"
 
-outage=${PN_KUBE_OUTAGE:-30}
+outage=${PN_KUBE_OUTAGE:-60}
 many=${PN_KUBE_MANY:-500}
 
 pn_kube_pki
