@@ -116,10 +116,7 @@ Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netl
                     .metric = r.priority});
   }
   PODNET_CHECK(batch.send());
-  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_pod_address");
-  PODNET_FAULT_POINT("add.after_pod_up");
-  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_pod_gateway_route");
-  for ([[maybe_unused]] const auto& r : routes) PODNET_FAULT_POINT("add.after_pod_route");
+  PODNET_FAULT_POINT("add.after_pod_batch");
   return {};
 }
 
@@ -142,9 +139,7 @@ Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const
                     .scope = c.address.addr.isV4() ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE});
   }
   PODNET_CHECK(batch.send());
-  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_host_address");
-  PODNET_FAULT_POINT("add.after_host_up");
-  for ([[maybe_unused]] const auto& c : ipamResult.ips) PODNET_FAULT_POINT("add.after_host_route");
+  PODNET_FAULT_POINT("add.after_host_batch");
   return {};
 }
 
@@ -215,7 +210,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
                 env.netns);
   PODNET_TRY(const auto stale, host.link(hostName));
   if (stale)
-    return fail(code::kInternal, fmt::format("host interface {} already exists", hostName),
+    return fail(code::kInvalidEnvironment, fmt::format("host interface {} already exists", hostName),
                 "an earlier ADD of this attachment was not deleted: run DEL first");
 
   Transaction tx;
@@ -234,7 +229,9 @@ Result<cni::CniResult> add(const cni::Request& request) {
                                 .peerNetns = &podNs,
                                 // Not value_or(): that would dump the node's routes even when mtu is set.
                                 .mtu = config.mtu ? *config.mtu : detectMtu(host),
+                                .hostMac = hostVethMac(hostName),
                                 .peerMac = config.mac}));
+  PODNET_FAULT_POINT("add.after_veth_created");
   tx.onFailure([&] {
     if (auto gone = host.deleteLink(hostName); !gone)
       log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include "plugin.hpp"
 #include "podnet/netlink/types.hpp"
 
@@ -40,6 +42,27 @@ std::string hostVethAlias(std::string_view network) {
   auto alias = fmt::format("podnet:{}", network);
   if (alias.size() <= kMaxAlias) return alias;
   return fmt::format("podnet:#{:016x}", fnv1a(kFnvOffset, network));
+}
+
+std::string hostVethMac(std::string_view hostName) {
+  constexpr std::size_t kLen = 14;  // "pn" + 12 hex digits
+  if (hostName.size() != kLen || hostName.substr(0, 2) != "pn") return {};
+  for (char c : hostName.substr(2))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  std::string mac = "02";
+  for (std::size_t i = 2; i < 12; i += 2)
+    fmt::format_to(std::back_inserter(mac), ":{}", hostName.substr(i, 2));
+  return mac;
+}
+
+bool isUnfinishedHostVeth(const netlink::Link& link) {
+  if (link.kind != "veth" || !link.alias.empty()) return false;
+  const std::string mac = hostVethMac(link.name);
+  return !mac.empty() && link.mac == mac;
+}
+
+bool isHostVethOf(const netlink::Link& link, std::string_view network) {
+  return link.kind == "veth" && (link.alias == hostVethAlias(network) || isUnfinishedHostVeth(link));
 }
 
 Result<Config> parseConfig(const cni::Request& request) {

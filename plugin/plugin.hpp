@@ -19,6 +19,7 @@
 
 #include "podnet/cni/plugin.hpp"
 #include "podnet/error/result.hpp"
+#include "podnet/netlink/types.hpp"
 
 namespace podnet::plugin {
 
@@ -38,6 +39,16 @@ Result<Config> parseConfig(const cni::Request& request);
 std::string hostVethName(std::string_view network, std::string_view containerId, std::string_view ifname);
 // The alias that marks a host veth as podnet's for `network` (at most 255 bytes).
 std::string hostVethAlias(std::string_view network);
+// The host veth's MAC, set in the create request itself: 02: (locally
+// administered) + the first 10 hex digits of its name. The alias can only be
+// set by a second request, so a veth left by an ADD killed in between is
+// known as podnet's by this. Empty for a name hostVethName() cannot produce.
+std::string hostVethMac(std::string_view hostName);
+// Whether `link` is podnet's host veth of `network`: its alias, or, without an
+// alias, its derived MAC (an ADD killed before it set the alias).
+bool isHostVethOf(const netlink::Link& link, std::string_view network);
+// Whether `link` is a podnet host veth an ADD left without an alias (any network).
+bool isUnfinishedHostVeth(const netlink::Link& link);
 
 // Removes the masquerade elements of the attachment whose host veth is
 // `hostName` (nothing to remove is success).

@@ -97,7 +97,7 @@ Status del(const cni::Request& request) {
   // A link that carries the derived name but is not podnet's veth of this
   // network (made by someone else, e.g. to make ADD fail) is left alone.
   PODNET_TRY(const auto existing, host.link(hostName));
-  if (existing && (existing->kind != "veth" || existing->alias != hostVethAlias(request.conf.name))) {
+  if (existing && !isHostVethOf(*existing, request.conf.name)) {
     log::warn("DEL: leaving a link that is not podnet's", {{"link", hostName}, {"kind", existing->kind}});
     return ipamRun(request, config.ipamType, cni::Command::kDel);
   }
@@ -140,7 +140,9 @@ Status gc(const cni::Request& request) {
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
   PODNET_TRY(const auto links, host.links());
   for (const auto& link : links) {
-    if (link.kind != "veth" || link.alias != alias || keep.count(link.name) != 0) continue;
+    // Ours, or any network's veth whose ADD was killed before it set the alias.
+    const bool ours = (link.kind == "veth" && link.alias == alias) || isUnfinishedHostVeth(link);
+    if (!ours || keep.count(link.name) != 0) continue;
     PODNET_TRY(const bool deleted, host.deleteLink(link.name));
     if (deleted) log::info("gc: deleted host veth", {{"link", link.name}});
     PODNET_FAULT_POINT("gc.after_link");

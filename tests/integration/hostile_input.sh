@@ -98,7 +98,7 @@ pn_plugin "$node" "$PODNET_BIN/podnet" "$good" CNI_COMMAND=DEL CNI_CONTAINERID=t
   "CNI_NETNS=/run/netns/$pod" CNI_IFNAME=eth0 "CNI_PATH=$PODNET_BIN"
 ip -n "$node" link add "$hostveth" type bridge
 ip -n "$node" addr add 192.0.2.1/32 dev "$hostveth"
-expect_refused "host interface $hostveth already on the node" 999 "$good" CNI_CONTAINERID=taken
+expect_refused "host interface $hostveth already on the node" 4 "$good" CNI_CONTAINERID=taken
 pn_pass "host interface name already used on the node: refused, the foreign link untouched"
 # The runtime's DEL after the failed ADD must not delete the foreign link
 # either: DEL deletes the derived name only when it is podnet's veth.

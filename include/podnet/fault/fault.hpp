@@ -20,24 +20,22 @@
 namespace podnet::fault {
 
 // Every point, in the order the verbs reach them.
-inline constexpr std::array<std::string_view, 20> kPoints = {
+inline constexpr std::array<std::string_view, 16> kPoints = {
     // podnet-ipam's store (in-process in the plugin, or its own binary).
     "ipam.store.before_rename",  // a lease or last_reserved_ip written and synced, not renamed
     "ipam.store.after_unlink",   // one lease file removed (DEL, GC)
     // ADD
-    "add.after_ipam",               // the IPAM result is in hand: leases written
-    "add.after_veth",               // the veth pair exists, the pod end in the pod
-    "add.after_pod_sysctl",         // accept_dad=0 on the pod end (IPv6 only)
-    "add.after_pod_address",        // one address on the pod end
-    "add.after_pod_up",             // the pod end is up
-    "add.after_pod_gateway_route",  // one "<gw> dev <if>" route in the pod
-    "add.after_pod_route",          // one default (or IPAM) route in the pod
-    "add.after_host_sysctl",        // forwarding and accept_dad on the node
-    "add.after_host_address",       // one gateway address on the host end
-    "add.after_host_up",            // the host end is up
-    "add.after_host_route",         // one "<ip> dev <host veth>" route on the node
-    "add.after_masquerade",         // the pod's nftables masquerade elements
-    "add.after_running",            // both ends pass packets; the Result is not printed yet
+    "add.after_ipam",          // the IPAM result is in hand: leases written
+    "add.after_veth_created",  // the veth pair exists, the pod end in the pod; no alias yet
+    "add.after_veth",          // the host end has its alias
+    "add.after_pod_sysctl",    // accept_dad=0 on the pod end (IPv6 only)
+    // One netlink batch per side, so one point each: the kernel applies the
+    // batch's requests in order, and a kill can only come before or after it.
+    "add.after_pod_batch",    // the pod end: lo up, addresses, link up, gateway and default routes
+    "add.after_host_sysctl",  // forwarding and accept_dad on the node
+    "add.after_host_batch",   // the host end: gateway addresses, link up, the pod's host routes
+    "add.after_masquerade",   // the pod's nftables masquerade elements
+    "add.after_running",      // both ends pass packets; the Result is not printed yet
     // DEL
     "del.after_masquerade",  // the attachment's masquerade elements removed
     "del.after_link",        // the host veth (and with it the pod end) deleted

@@ -43,6 +43,33 @@ TEST_CASE("plugin: alias marks the network, hashed when too long") {
   CHECK(longAlias.rfind("podnet:#", 0) == 0);
 }
 
+TEST_CASE("plugin: the host veth's MAC is derived from its name and marks an unfinished ADD") {
+  CHECK(plugin::hostVethMac("pn0123456789ab") == "02:01:23:45:67:89");
+  for (const char* bad : {"", "pn0123456789a", "pn0123456789abc", "eth0123456789a", "pn0123456789aG"})
+    CHECK(plugin::hostVethMac(bad).empty());
+
+  const auto name = plugin::hostVethName("net", "c1", "eth0");
+  const netlink::Link finished{
+      .name = name, .mac = "0a:00:00:00:00:01", .kind = "veth", .alias = plugin::hostVethAlias("net")};
+  const netlink::Link unfinished{.name = name, .mac = plugin::hostVethMac(name), .kind = "veth"};
+  CHECK(plugin::isHostVethOf(finished, "net"));
+  CHECK_FALSE(plugin::isHostVethOf(finished, "other"));
+  CHECK_FALSE(plugin::isUnfinishedHostVeth(finished));
+  // Killed between the create and the alias: any network's DEL or GC takes it.
+  CHECK(plugin::isUnfinishedHostVeth(unfinished));
+  CHECK(plugin::isHostVethOf(unfinished, "net"));
+  // Not podnet's: another MAC, another kind, or another program's alias.
+  auto foreign = unfinished;
+  foreign.mac = "0a:00:00:00:00:02";
+  CHECK_FALSE(plugin::isHostVethOf(foreign, "net"));
+  foreign = unfinished;
+  foreign.kind = "bridge";
+  CHECK_FALSE(plugin::isHostVethOf(foreign, "net"));
+  foreign = unfinished;
+  foreign.alias = "someone else";
+  CHECK_FALSE(plugin::isHostVethOf(foreign, "net"));
+}
+
 TEST_CASE("plugin: config keys and their errors") {
   const std::string base =
       R"({"cniVersion":"1.0.0","name":"n","type":"podnet","ipam":{"type":"podnet-ipam"})";
