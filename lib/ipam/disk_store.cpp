@@ -86,11 +86,12 @@ std::optional<std::string> readSmall(int dirFd, const char* name, std::size_t li
   return std::string(buf, got);
 }
 
-// mkdir -p for the parents host-local would create (0755, as its MkdirAll).
+// mkdir -p for the parents host-local would create. 0700, not host-local's
+// 0755: only root reads state. Existing directories keep their mode.
 void makeParents(const std::string& path) {
   for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1))
-    ::mkdir(path.substr(0, pos).c_str(), 0755);
-  ::mkdir(path.c_str(), 0755);
+    ::mkdir(path.substr(0, pos).c_str(), 0700);
+  ::mkdir(path.c_str(), 0700);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #
 # 1. 100 dual-stack Pods added 8 at a time, all alive together (100 distinct
 #    addresses), then deleted: the node is exactly as before.
-# 2. CHURN_CYCLES ADD+DEL cycles (default 800) from CHURN_PARALLEL callers
+# 2. CHURN_CYCLES ADD+DEL cycles (default 2000) from CHURN_PARALLEL callers
 #    (default 16), alternating between an IPv4 and a dual-stack network whose
 #    small ranges make addresses come round again and again. Every ADD's
 #    addresses are logged with the time ADD returned and the time DEL was
@@ -15,7 +15,7 @@
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 
-CYCLES=${CHURN_CYCLES:-800}
+CYCLES=${CHURN_CYCLES:-2000}
 P=${CHURN_PARALLEL:-16}
 DATA="$PN_TMP/data"
 node=$(pn_node node)
@@ -119,7 +119,7 @@ while read -r ip _ _ net id _; do
   [ "$(printf '%s\r\n%s' "$id" eth0)" = "$(cat "$DATA/$net/$ip")" ] || pn_fail "lease $net/$ip is not $id's"
 done <<<"$live"
 # State is private: directories 0700, lease files 0600.
-modes=$(find "$DATA" -mindepth 1 ! -type l -printf '%y %m %P\n' | awk '($1 == "d" && $2 != 700) || ($1 == "f" && $2 != 600)')
+modes=$(find "$DATA" ! -type l -printf '%y %m %P\n' | awk '($1 == "d" && $2 != 700) || ($1 == "f" && $2 != 600)')
 [ -z "$modes" ] || pn_fail "state with other modes than 0700/0600:"$'\n'"$modes"
 for w in $(seq 0 $((P - 1))); do
   got=$(ip -n "${cpods[$w]}" -o addr show dev eth0 scope global | awk '{print $4}' | sed 's|/.*||' | sort)
