@@ -198,6 +198,10 @@ Result<Config> parseConfig(const cni::NetConf& conf) {
   PODNET_TRY(out.routes, parseRoutes(ipam));
   PODNET_TRY(auto resolv, optString(ipam, "resolvConf", "ipam"));
   out.resolvConf = resolv.value_or("");
+  if (const json* sync = cni::findKey(ipam, "syncLeases"); sync != nullptr && !sync->is_null()) {
+    if (!sync->is_boolean()) return configError("ipam.syncLeases must be true or false", sync->dump());
+    out.syncLeases = sync->get<bool>();
+  }
   return out;
 }
 

@@ -358,8 +358,8 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
 }
 
 Result<bool> DiskStore::reserve(const Lease& lease) {
-  PODNET_TRY(bool written,
-             writeAtomic(goName(lease.address), encodeLease(lease.containerId, lease.ifname), true, true));
+  PODNET_TRY(bool written, writeAtomic(goName(lease.address), encodeLease(lease.containerId, lease.ifname),
+                                       true, syncLeases_));
   if (written && index_ && indexValid_) {
     PODNET_CHECK(index_->add(lease));
     indexDirty_ = true;

@@ -42,6 +42,7 @@ Result<cni::CniResult> add(const cni::Request& request, PendingSync& durable) {
   }
 
   PODNET_TRY(auto store, DiskStore::open(config.storeDir, DiskStore::Mode::kCreate));
+  store->syncLeases(config.syncLeases);
   PODNET_TRY(auto allocations, allocate(config.rangeSets, who, requested, *store));
   durable = store->finish();
   for (const auto& a : allocations) {

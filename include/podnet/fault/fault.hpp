@@ -22,7 +22,7 @@ namespace podnet::fault {
 // Every point, in the order the verbs reach them.
 inline constexpr std::array<std::string_view, 16> kPoints = {
     // podnet-ipam's store (in-process in the plugin, or its own binary).
-    "ipam.store.before_rename",  // a lease or last_reserved_ip written and synced, not renamed
+    "ipam.store.before_rename",  // a lease or last_reserved_ip in its temporary file, not renamed
     "ipam.store.after_unlink",   // one lease file removed (DEL, GC)
     // ADD
     "add.after_ipam",          // the IPAM result is in hand: leases written

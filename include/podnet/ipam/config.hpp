@@ -25,6 +25,10 @@ struct Config {
   std::vector<cni::Route> routes;
   std::string storeDir;  // <dataDir or kDefaultDataDir>/<network>, as host-local joins them
   std::string resolvConf;
+  // fsync each new lease before ADD returns (default off, as host-local).
+  // Only a power failure or kernel crash can lose an unsynced lease, and
+  // those end every Pod the lease could belong to (see disk_store.hpp).
+  bool syncLeases = false;
   bool operator==(const Config&) const = default;
 };
 

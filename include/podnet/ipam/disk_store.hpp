@@ -10,15 +10,17 @@
 // to a directory descriptor opened O_NOFOLLOW, and a lease never replaces an
 // existing entry (renameat2 RENAME_NOREPLACE).
 //
-// Durability without holding the lock on the disk: nothing is fsynced under the
-// lock. finish() releases the lock and returns the fsyncs that make the
-// session's new leases durable (each lease file's fsync); ADD runs
-// them before its Result names the leases. A process crash loses nothing (the
-// page cache survives it). A power failure before they ran can lose, or leave
-// empty, a lease whose ADD never returned. Releases and last_reserved_ip are
-// never synced: a release lost in a power failure leaves a lease of a Pod
-// that is gone, which CNI GC collects; last_reserved_ip is only where the next
-// search starts.
+// Durability. A process crash (SIGKILL at any point) loses nothing: the page
+// cache survives it, and every write is a rename of a complete file. A power
+// failure or kernel crash can lose, or leave empty, leases written shortly
+// before it; it also ends every Pod on the node, so such a lease names a Pod
+// that is gone: CNI GC (or DEL of the old sandbox) collects it, and an empty
+// lease file only keeps its address taken until then. That is why leases are
+// not fsynced by default (host-local does not either: an fsync costs 0.5-5 ms
+// of every ADD on a journaling disk). With syncLeases(true) nothing is
+// fsynced under the lock: finish() releases the lock and returns the fsyncs
+// of the session's new leases, which ADD runs before its Result names them.
+// Releases and last_reserved_ip are never synced.
 
 #include <map>
 #include <memory>
@@ -94,6 +96,8 @@ class DiskStore final : public Store {
   Result<bool> release(const Lease& lease) override;
   Result<std::optional<ip::Address>> lastReserved(std::size_t rangeSet) override;
   Status setLastReserved(std::size_t rangeSet, const ip::Address& address) override;
+  // Whether reserve() keeps new leases for finish()'s fsyncs (default: no).
+  void syncLeases(bool on) { syncLeases_ = on; }
   // Seals the lease index after this session's changes; syncs nothing (see finish()).
   Status flush() override;
   // Releases the lock and hands over the fsyncs of the leases this session
@@ -118,8 +122,9 @@ class DiskStore final : public Store {
   std::string dir_;
   int dirFd_ = -1;
   int lockFd_ = -1;
-  int tmpFd_ = -1;                            // kTempDir
-  PendingSync sync_;                          // new leases, not fsynced yet
+  int tmpFd_ = -1;    // kTempDir
+  PendingSync sync_;  // new leases, not fsynced yet
+  bool syncLeases_ = false;
   std::map<ip::Address, std::string> names_;  // on-disk names seen by the last scan
   std::optional<LeaseIndex> index_;
   bool indexValid_ = false;  // index_ matched the files when this session began using it

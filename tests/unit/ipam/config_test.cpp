@@ -29,6 +29,14 @@ TEST_CASE("ipam config: IPv4 defaults as host-local") {
   CHECK(r.end == addr("10.1.2.254"));
   CHECK(c.storeDir == "/var/lib/cni/networks/net1");
   CHECK(c.network == "net1");
+  CHECK_FALSE(c.syncLeases);  // as host-local: no fsync unless asked
+}
+
+TEST_CASE("ipam config: syncLeases is a boolean") {
+  CHECK(test::config(R"({"subnet":"10.1.2.0/24","syncLeases":true})").syncLeases);
+  CHECK_FALSE(test::config(R"({"subnet":"10.1.2.0/24","syncLeases":false})").syncLeases);
+  expectConfigError(R"({"subnet":"10.1.2.0/24","syncLeases":"yes"})",
+                    "ipam.syncLeases must be true or false");
 }
 
 TEST_CASE("ipam config: IPv6 defaults end at the last address") {

@@ -233,9 +233,19 @@ TEST_CASE("ipam store: exists() sees an entry of any kind without following or o
   CHECK(requested.error().code == code::kInvalidConfig);
 }
 
+TEST_CASE("ipam store: without syncLeases nothing is left to fsync") {
+  TempDir tmp;
+  auto store = openStore(tmp.net());
+  REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
+  REQUIRE(store->flush().ok());
+  CHECK(store->finish().files() == 0);
+  CHECK(slurp(fs::path(tmp.net()) / "10.0.0.2") == "ctr1\r\neth0");
+}
+
 TEST_CASE("ipam store: finish() releases the lock before the new leases are synced") {
   TempDir tmp;
   auto store = openStore(tmp.net());
+  store->syncLeases(true);
   REQUIRE(store->reserve({addr("10.0.0.2"), "ctr1", "eth0"}).value());
   REQUIRE(store->reserve({addr("fd00::2"), "ctr1", "eth0"}).value());
   REQUIRE(store->setLastReserved(0, addr("10.0.0.2")).ok());  // a hint: never synced
