@@ -303,8 +303,7 @@ Result<std::vector<Lease>> DiskStore::leasesOf(const std::string& containerId, c
   return ipam::leasesOf(snapshot.leases, containerId, ifname);
 }
 
-Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view content, bool noReplace,
-                                    bool durable) {
+Result<bool> DiskStore::writeNew(const std::string& name, std::string_view content, bool durable) {
   std::uint64_t nonce = 0;
   if (::getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce)) nonce ^= ::getpid();
   const std::string tmp = fmt::format("{:016x}", nonce);
@@ -327,11 +326,6 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
   };
   if (err != 0) return drop(err);
   PODNET_FAULT_POINT("ipam.store.before_rename");
-  if (!noReplace) {
-    if (::renameat(tmpFd_, tmp.c_str(), dirFd_, name.c_str()) != 0) return drop(errno);
-    keep();
-    return true;
-  }
   if (::renameat2(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) {
     keep();
     return true;
@@ -358,8 +352,8 @@ Result<bool> DiskStore::writeAtomic(const std::string& name, std::string_view co
 }
 
 Result<bool> DiskStore::reserve(const Lease& lease) {
-  PODNET_TRY(bool written, writeAtomic(goName(lease.address), encodeLease(lease.containerId, lease.ifname),
-                                       true, syncLeases_));
+  PODNET_TRY(bool written,
+             writeNew(goName(lease.address), encodeLease(lease.containerId, lease.ifname), syncLeases_));
   if (written && index_ && indexValid_) {
     PODNET_CHECK(index_->add(lease));
     indexDirty_ = true;
@@ -389,10 +383,12 @@ Result<std::optional<ip::Address>> DiskStore::lastReserved(std::size_t rangeSet)
   return ip::Address::parse(trim(*content));
 }
 
+// In place, as host-local writes it (os.WriteFile): it is only where the next
+// search starts, and content a kill garbled parses as no hint at all.
 Status DiskStore::setLastReserved(std::size_t rangeSet, const ip::Address& address) {
-  PODNET_TRY(bool written,
-             writeAtomic(fmt::format("{}{}", kLastReservedPrefix, rangeSet), goName(address), false, false));
-  (void)written;
+  const std::string name = fmt::format("{}{}", kLastReservedPrefix, rangeSet);
+  if (const int err = replaceInPlace(dirFd_, name.c_str(), goName(address)); err != 0)
+    return ioError("cannot write", name, err);
   return {};
 }
 

@@ -45,12 +45,11 @@ std::string readAll(int dirFd, const char* name) {
   return out;
 }
 
+// In place: an entry or state garbled by a kill only makes the index disagree
+// with the leases, which makes the store rebuild it.
 Status writeAll(int dirFd, const char* name, std::string_view content) {
-  const int fd = ::openat(dirFd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(errno));
-  const int err = writeFully(fd, content);
-  ::close(fd);
-  if (err != 0) return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(err));
+  if (const int err = replaceInPlace(dirFd, name, content); err != 0)
+    return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(err));
   return {};
 }
 

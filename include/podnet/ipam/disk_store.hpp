@@ -5,10 +5,11 @@
 // holding the last address handed out from range set <set>; and "lock",
 // flock()ed by every writer (host-local included).
 //
-// Unlike host-local every write is atomic (temporary file in ".podnet-tmp/",
-// then rename), the directory is 0700 and files 0600, every access is relative
-// to a directory descriptor opened O_NOFOLLOW, and a lease never replaces an
-// existing entry (renameat2 RENAME_NOREPLACE).
+// Unlike host-local every lease is written atomically (temporary file in
+// ".podnet-tmp/", then rename), the directory is 0700 and files 0600, every
+// access is relative to a directory descriptor opened O_NOFOLLOW, and a lease
+// never replaces an existing entry (renameat2 RENAME_NOREPLACE).
+// last_reserved_ip is rewritten in place, as host-local does: it is a hint.
 //
 // Durability. A process crash (SIGKILL at any point) loses nothing: the page
 // cache survives it, and every write is a rename of a complete file. A power
@@ -108,10 +109,10 @@ class DiskStore final : public Store {
   DiskStore(std::string dir, int dirFd, int lockFd) : dir_(std::move(dir)), dirFd_(dirFd), lockFd_(lockFd) {}
   // Opens (creating) kTempDir and empties it.
   Status openTemp();
-  // Writes `content` to a fresh temporary file and renames it to `name`;
-  // with noReplace, returns false when `name` already exists. With durable,
-  // the file's descriptor is kept for finish()'s fsync.
-  Result<bool> writeAtomic(const std::string& name, std::string_view content, bool noReplace, bool durable);
+  // Writes `content` to a fresh temporary file and renames it to `name`,
+  // never replacing it: false when `name` already exists. With durable, the
+  // file's descriptor is kept for finish()'s fsync.
+  Result<bool> writeNew(const std::string& name, std::string_view content, bool durable);
   Error ioError(std::string_view what, std::string_view name, int err) const;
   Result<Snapshot> scan(bool readLeases);
   // Makes the index trustworthy for this session: fresh, or rebuilt.
