@@ -1,12 +1,12 @@
 #include "podnet/log/log.hpp"
 
 #include <fcntl.h>
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 
 namespace podnet::log {
 namespace {
@@ -69,9 +69,13 @@ bool enabled(Level level) {
 void write(Level level, std::string_view msg, const nlohmann::json& fields) {
   if (!enabled(level)) return;
   auto& s = state();
-  const auto now = std::chrono::system_clock::now();
+  // RFC 3339 UTC by hand: fmt's chrono formatting needs std::locale.
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
   nlohmann::json line = {
-      {"ts", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)))},
+      {"ts", fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", utc.tm_year + 1900, utc.tm_mon + 1,
+                         utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec)},
       {"level", levelName(level)},
       {"pid", ::getpid()},
       {"msg", msg}};
