@@ -22,7 +22,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -397,6 +399,10 @@ struct Impl {
   std::string node = {};   // its node namespace (each implementation has its own node and pods)
   std::string podPrefix = {};
   int nodeFd = -1;
+  // A long-lived libcni client (cnitool serve) in the node, as containerd keeps one.
+  std::string serverSocket = {};
+  pid_t serverPid = -1;
+  int serverStdin = -1;  // closing it ends the server
 };
 
 class Bench {
@@ -440,6 +446,13 @@ class Bench {
   using Op = std::function<Proc(int i)>;
   Op opCnitool(const Impl& im, bool add, const std::string& tag) const;
   Op opDirect(const Impl& im, bool add, const std::string& tag) const;
+  Op opServer(const Impl& im, bool add, const std::string& tag) const;
+  Op opVia(const std::string& via, const Impl& im, bool add, const std::string& tag) const {
+    if (via == "exec") return opDirect(im, add, tag);
+    if (via == "server") return opServer(im, add, tag);
+    return opCnitool(im, add, tag);
+  }
+  void startServer(Impl& im);
   Op opIpFloor(bool add, const std::string& tag) const;
   Op opNetlinkFloor(bool add) const;
 
@@ -493,8 +506,8 @@ void Bench::setup() {
   const std::string range = R"([[{"subnet":"10.88.0.0/16"}]])";
   impls_ = {
       {"podnet", "podnet (podnet-ipam in-process)", "bench-podnet", o_.bin + "/podnet",
-       R"({"type":"podnet","ipam":{"type":"podnet-ipam","dataDir":")" + o_.tmp +
-           R"(/data-podnet","ranges":)" + range + "}}"},
+       R"({"type":"podnet","ipam":{"type":"podnet-ipam","dataDir":")" + data + R"(/data-podnet","ranges":)" +
+           range + "}}"},
       {"reference", "ptp + host-local", "bench-ref", o_.ref + "/ptp",
        R"({"type":"ptp","ipam":{"type":"host-local","dataDir":")" + data + R"(/data-ref","ranges":)" + range +
            "}}"},
@@ -544,11 +557,21 @@ void Bench::setup() {
     }
   }
   nodeFd_ = makeNode(ns("node-floor"));
+  for (auto& im : impls_) startServer(im);
   if (::setns(nodeFd_, CLONE_NEWNET) != 0) die("cannot enter the node namespace");
   std::fprintf(stderr, "setup: 4 nodes + %d pod namespaces in %.1f s\n", 2 * o_.pods, msSince(t0) / 1000);
 }
 
 void Bench::cleanup() {
+  for (auto& im : impls_) {
+    if (im.serverStdin >= 0) ::close(im.serverStdin);  // EOF: the server stops
+    im.serverStdin = -1;
+    if (im.serverPid > 0) {
+      int st;
+      ::waitpid(im.serverPid, &st, 0);
+      im.serverPid = -1;
+    }
+  }
   if (origFd_ >= 0) {
     if (::setns(origFd_, CLONE_NEWNET) != 0) std::perror("setns back");
     ::close(origFd_);
@@ -582,6 +605,67 @@ Bench::Op Bench::opCnitool(const Impl& im, bool add, const std::string& tag) con
   return [this, &im, add, tag, tool](int i) {
     return spawn({tool, add ? "add" : "del", im.net, podPath(im, i)}, cnitoolEnv(im, tag + std::to_string(i)),
                  "", 0, im.nodeFd);
+  };
+}
+
+// Forks `cnitool serve` into the implementation's node and waits for "ready".
+void Bench::startServer(Impl& im) {
+  im.serverSocket = o_.tmp + "/serve-" + im.key + ".sock";
+  int inPipe[2], outPipe[2];
+  if (pipe2(inPipe, O_CLOEXEC) != 0 || pipe2(outPipe, O_CLOEXEC) != 0) die("pipe2 failed");
+  const std::string tool = o_.bin + "/cnitool";
+  std::vector<std::string> argv = {tool, "serve", im.serverSocket};
+  const auto env = cnitoolEnv(im, "unused");
+  std::vector<char*> av, ev;
+  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+  ev.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setns(im.nodeFd, CLONE_NEWNET) != 0) ::_exit(126);
+    ::dup2(inPipe[0], 0);
+    ::dup2(outPipe[1], 1);
+    ::execve(tool.c_str(), av.data(), ev.data());
+    ::_exit(127);
+  }
+  if (pid < 0) die("fork failed");
+  ::close(inPipe[0]);
+  ::close(outPipe[1]);
+  im.serverPid = pid;
+  im.serverStdin = inPipe[1];
+  std::string out;
+  char buf[256];
+  for (ssize_t n; out.find('\n') == std::string::npos && (n = ::read(outPipe[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(outPipe[0]);
+  if (out.rfind("ready", 0) != 0) die("cnitool serve for " + im.key + " did not start: " + out);
+}
+
+// One request to the long-lived client; the wall time is the request's round trip.
+// CPU and RSS are the server's, not one plugin's: left out (direct exec measures them).
+Bench::Op Bench::opServer(const Impl& im, bool add, const std::string& tag) const {
+  return [this, &im, add, tag](int i) {
+    Proc p;
+    const std::string req = std::string(add ? "add " : "del ") + im.net + " " + podPath(im, i) + " " + tag +
+                            std::to_string(i) + "\n";
+    const auto t0 = Clock::now();
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", im.serverSocket.c_str());
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      if (fd >= 0) ::close(fd);
+      p.out = "connect " + im.serverSocket + ": " + std::strerror(errno);
+      return p;
+    }
+    if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) p.out = "short write";
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) p.out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    p.ms = msSince(t0);
+    p.status = p.out.rfind("ok", 0) == 0 ? 0 : 1 << 8;
+    return p;
   };
 }
 
@@ -761,12 +845,11 @@ Bench::PhaseResult Bench::phase(const Op& op, int parallel, const std::string& w
 
 void Bench::latencyAndThroughput() {
   struct Mode {
-    std::string key;
-    bool direct;
+    std::string key;  // libcni (a cnitool process per call), server (a long-lived libcni client), exec
     int parallel;
   };
-  const std::vector<Mode> modes = {
-      {"libcni", false, 1}, {"exec", true, 1}, {"libcni", false, o_.parallel}, {"exec", true, o_.parallel}};
+  const std::vector<Mode> modes = {{"libcni", 1},           {"server", 1},           {"exec", 1},
+                                   {"libcni", o_.parallel}, {"server", o_.parallel}, {"exec", o_.parallel}};
   // Parallel passes go in chunks of pods, alternating podnet and the reference
   // chunk by chunk, so that a burst of load from elsewhere hits both alike.
   const int chunk = std::max(o_.parallel * 4, o_.pods / 5);
@@ -775,15 +858,13 @@ void Bench::latencyAndThroughput() {
     if (round % 2) std::swap(order[0], order[1]);
     for (const auto& m : modes) {
       const std::string tag =
-          "r" + std::to_string(round) + (m.direct ? "x" : "c") + std::to_string(m.parallel) + "-";
+          "r" + std::to_string(round) + m.key.substr(0, 1) + std::to_string(m.parallel) + "-";
       const std::string mode = m.key + (m.parallel > 1 ? "/par" : "/seq");
       for (bool add : {true, false}) {
         const std::string verb = add ? "ADD" : "DEL";
         std::map<const Impl*, PhaseResult> res;
         if (m.parallel == 1) {
-          auto op = [&](const Impl* im) {
-            return m.direct ? opDirect(*im, add, tag) : opCnitool(*im, add, tag);
-          };
+          auto op = [&](const Impl* im) { return opVia(m.key, *im, add, tag); };
           auto [a, b] = interleaved(op(order[0]), op(order[1]), order[0]->key + "/" + mode + "/" + verb,
                                     order[1]->key + "/" + mode + "/" + verb);
           res[order[0]] = a;
@@ -792,8 +873,8 @@ void Bench::latencyAndThroughput() {
           for (int lo = 0, c = 0; lo < o_.pods; lo += chunk, ++c) {
             for (int k = 0; k < 2; ++k) {
               const Impl* im = order[(k + c) % 2];
-              auto r = phase(m.direct ? opDirect(*im, add, tag) : opCnitool(*im, add, tag), m.parallel,
-                             im->key + "/" + mode + "/" + verb, lo, std::min(lo + chunk, o_.pods));
+              auto r = phase(opVia(m.key, *im, add, tag), m.parallel, im->key + "/" + mode + "/" + verb, lo,
+                             std::min(lo + chunk, o_.pods));
               auto& acc = res[im];
               for (double x : r.lat.v) acc.lat.add(x);
               acc.wallMs += r.wallMs;
@@ -805,8 +886,9 @@ void Bench::latencyAndThroughput() {
           auto& r = res[im];
           if (m.parallel == 1) {
             for (double x : r.lat.v) lat_[im->key][m.key + " " + verb].add(x);
-            for (double x : r.cpu.v) cpu_[im->key][m.key + " " + verb].add(x);
-            if (m.direct)
+            if (m.key != "server")
+              for (double x : r.cpu.v) cpu_[im->key][m.key + " " + verb].add(x);
+            if (m.key == "exec")
               for (double x : r.rss.v) rss_[im->key][verb].add(x);
           } else {
             thr_[im->key][m.key + " " + verb].push_back({static_cast<int>(r.lat.n()), r.wallMs});
@@ -826,14 +908,14 @@ void Bench::latencyAndThroughput() {
     // The client's own cost: the same client and calls with a plugin that does nothing.
     if (impls_.size() > 2) {
       const Impl& noop = impls_[2];
-      for (bool direct : {false, true}) {
+      for (const std::string via : {"libcni", "server", "exec"}) {
         for (bool add : {true, false}) {
           const std::string tag = "r" + std::to_string(round) + "n-";
           const std::string verb = add ? "ADD" : "DEL";
-          auto r = phase(direct ? opDirect(noop, add, tag) : opCnitool(noop, add, tag), 1,
-                         std::string("noop/") + (direct ? "exec" : "libcni") + "/seq/" + verb);
-          for (double x : r.lat.v) lat_["noop"][std::string(direct ? "exec " : "libcni ") + verb].add(x);
-          for (double x : r.cpu.v) cpu_["noop"][std::string(direct ? "exec " : "libcni ") + verb].add(x);
+          auto r = phase(opVia(via, noop, add, tag), 1, "noop/" + via + "/seq/" + verb);
+          for (double x : r.lat.v) lat_["noop"][via + " " + verb].add(x);
+          if (via != "server")
+            for (double x : r.cpu.v) cpu_["noop"][via + " " + verb].add(x);
         }
       }
     }
@@ -1076,37 +1158,47 @@ void Bench::printAndWrite() {
   t << "| measure | podnet | ptp+host-local | unit | podnet/ref | target |\n|---|---|---|---|---|---|\n";
   auto& P = lat_["podnet"];
   auto& R = lat_["reference"];
-  for (const std::string via : {"libcni", "exec"}) {
+  // The targets are judged through libcni: per cnitool process, and through
+  // the long-lived client that is how containerd and CRI-O call plugins.
+  auto viaName = [](const std::string& via) -> std::string {
+    if (via == "exec") return "direct exec";
+    if (via == "server") return "a long-lived libcni client";
+    return "libcni (a cnitool process per call)";
+  };
+  for (const std::string via : {"libcni", "server", "exec"}) {
     for (const std::string verb : {"ADD", "DEL"}) {
       const auto k = via + " " + verb;
-      const bool tgtAdd = via == "libcni" && verb == "ADD";
-      const bool tgtDel = via == "libcni" && verb == "DEL";
+      const bool tgtAdd = via != "exec" && verb == "ADD";
+      const bool tgtDel = via != "exec" && verb == "DEL";
       std::optional<double> tg;
       if (tgtAdd) tg = 0.25;
       if (tgtDel) tg = 1.0;
-      ratios[k + " p50"] = row(verb + " p50, sequential, via " + (via == "exec" ? "direct exec" : "libcni"),
-                               P[k].pct(50), R[k].pct(50), "ms", false, tg);
-      ratios[k + " p99"] = row(verb + " p99, sequential, via " + (via == "exec" ? "direct exec" : "libcni"),
-                               P[k].pct(99), R[k].pct(99), "ms");
+      ratios[k + " p50"] =
+          row(verb + " p50, sequential, via " + viaName(via), P[k].pct(50), R[k].pct(50), "ms", false, tg);
+      ratios[k + " p99"] =
+          row(verb + " p99, sequential, via " + viaName(via), P[k].pct(99), R[k].pct(99), "ms");
     }
   }
-  for (const std::string via : {"libcni", "exec"}) {
+  for (const std::string via : {"libcni", "server", "exec"}) {
     for (const std::string verb : {"ADD", "DEL"}) {
       const auto k = via + " " + verb;
-      const bool tgt = via == "libcni" && verb == "ADD";
-      ratios[k + " throughput"] = row(verb + " throughput, " + std::to_string(o_.parallel) +
-                                          " parallel, via " + (via == "exec" ? "direct exec" : "libcni"),
-                                      throughput(thr_["podnet"][k]), throughput(thr_["reference"][k]),
-                                      "pods/s", true, tgt ? std::optional(3.0) : std::nullopt);
+      const bool tgt = via != "exec" && verb == "ADD";
+      ratios[k + " throughput"] =
+          row(verb + " throughput, " + std::to_string(o_.parallel) + " parallel, via " + viaName(via),
+              throughput(thr_["podnet"][k]), throughput(thr_["reference"][k]), "pods/s", true,
+              tgt ? std::optional(3.0) : std::nullopt);
     }
   }
   if (lat_.count("noop")) {
     auto& N = lat_["noop"];
-    for (const std::string verb : {"ADD", "DEL"}) {
-      const double c = N["libcni " + verb].pct(50);
-      ratios["libcni " + verb + " p50 minus client"] =
-          row(verb + " p50 via libcni minus the client's own cost (" + fmtMs(c) + " ms, no-op plugin)",
-              P["libcni " + verb].pct(50) - c, R["libcni " + verb].pct(50) - c, "ms");
+    for (const std::string via : {"libcni", "server"}) {
+      for (const std::string verb : {"ADD", "DEL"}) {
+        const double c = N[via + " " + verb].pct(50);
+        ratios[via + " " + verb + " p50 minus client"] =
+            row(verb + " p50 via " + viaName(via) + " minus the client's own cost (" + fmtMs(c) +
+                    " ms, no-op plugin)",
+                P[via + " " + verb].pct(50) - c, R[via + " " + verb].pct(50) - c, "ms");
+      }
     }
   }
   for (const std::string via : {"libcni", "exec"}) {
@@ -1152,8 +1244,11 @@ void Bench::printAndWrite() {
     auto& C = cpu_["noop"];
     t << "\n### The client's own cost (a no-op plugin, static C)\n\n| path | ADD p50 ms | ADD p99 ms | ADD "
          "CPU p50 ms | DEL p50 ms | DEL p99 ms | DEL CPU p50 ms |\n|---|---|---|---|---|---|---|\n";
-    for (const std::string via : {"libcni", "exec"})
-      t << "| " << (via == "libcni" ? "cnitool (libcni) + no-op plugin" : "direct exec of the no-op plugin")
+    for (const std::string via : {"libcni", "server", "exec"})
+      t << "| "
+        << (via == "libcni"   ? "cnitool (libcni) + no-op plugin"
+            : via == "server" ? "long-lived libcni client + no-op plugin"
+                              : "direct exec of the no-op plugin")
         << " | " << fmtMs(N[via + " ADD"].pct(50)) << " | " << fmtMs(N[via + " ADD"].pct(99)) << " | "
         << fmtMs(C[via + " ADD"].pct(50)) << " | " << fmtMs(N[via + " DEL"].pct(50)) << " | "
         << fmtMs(N[via + " DEL"].pct(99)) << " | " << fmtMs(C[via + " DEL"].pct(50)) << " |\n";
