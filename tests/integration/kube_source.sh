@@ -43,6 +43,12 @@ pn_kube_podnetd "$n2" 2 "$PN_KUBE/n2.kubeconfig"
 pid2=$PN_PID
 pn_wait_ready "$n1"
 pn_wait_ready "$n2"
+# node5's own Node has no pod CIDR yet: its podnetd writes no CNI config (a
+# runtime would find no network and keep the node NotReady) until it has one.
+n5=$(pn_cluster_node "$u" 5)
+pn_kube_podnetd "$n5" 5 "$PN_KUBE/n1.kubeconfig"
+pid5=$PN_PID
+pn_wait_ready "$n5"
 pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
 pn_wait_routes "$n2" "$(pn_expected_routes 2 1 2 3)"
 grep -q '"10.244.1.0/24"' "$PN_TMP/node1/net.d/10-podnet.conflist" || pn_fail "node1's conflist lacks its pod CIDR"
@@ -50,6 +56,9 @@ pn_wait_stat "$u" activeWatches 2
 pn_kctl "$u" /stats | jq -r '.watchQueries[]' | grep -q 'allowWatchBookmarks=true' || pn_fail "watch without bookmarks"
 pn_expect_eq "$(pn_kstat "$u" authFailures)" 0 "401s so far"
 pn_pass "list + watch over TLS, with a token file (node1) and a client certificate (node2); node5 (no pod CIDR) skipped"
+pn_wait_log "$PN_TMP/node5/podnetd.log" 'no pod CIDR in the node list; no CNI config written' 5
+[ ! -e "$PN_TMP/node5/net.d/10-podnet.conflist" ] || pn_fail "node5 wrote a CNI config without a pod CIDR"
+pn_pass "a node whose own pod CIDR is not assigned yet writes no CNI config"
 
 # Watch events: add, modify (new address), pod CIDR assigned later, delete.
 pn_kube_apply "$u" 4
@@ -58,11 +67,19 @@ pn_kctl "$u" /nodes/apply '{"nodes":[{"name":"node3","addresses":["192.168.77.33
 pn_kctl "$u" /nodes/apply '{"nodes":[{"name":"node5","addresses":["192.168.77.15"],"podCIDRs":["10.244.5.0/24"]}]}' >/dev/null
 want_mod=$({ pn_expected_routes 1 1 2 4; echo "10.244.3.0/24 via 192.168.77.33 dev eth0"; echo "10.244.5.0/24 via 192.168.77.15 dev eth0"; } | sort)
 pn_wait_routes "$n1" "$want_mod"
+for _ in $(seq 100); do
+  grep -q '"10.244.5.0/24"' "$PN_TMP/node5/net.d/10-podnet.conflist" 2>/dev/null && break
+  sleep 0.05
+done
+grep -q '"10.244.5.0/24"' "$PN_TMP/node5/net.d/10-podnet.conflist" 2>/dev/null ||
+  pn_fail "node5 wrote no CNI config with its pod CIDR once it was assigned"
+kill "$pid5"
+wait "$pid5" 2>/dev/null || true
 pn_kube_apply "$u" 3
 pn_kube_delete "$u" 4 5
 pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)"
 pn_wait_routes "$n2" "$(pn_expected_routes 2 1 2 3)"
-pn_pass "ADDED, MODIFIED (address, pod CIDR assigned later) and DELETED reach the kernel"
+pn_pass "ADDED, MODIFIED (address, pod CIDR assigned later: node5's own CNI config then written) and DELETED reach the kernel"
 
 lists=$(pn_kstat "$u" lists)
 watches=$(pn_kstat "$u" watches)
