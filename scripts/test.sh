@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds with ASan+UBSan,
-# and runs every test layer (unit, integration, e2e) through ctest.
+# and runs every test layer (unit, integration, e2e, runtime) through ctest.
 # Every network test runs in namespaces it creates and removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
