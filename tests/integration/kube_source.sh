@@ -185,9 +185,43 @@ pn_kube_delete "$u" 10
 pn_wait_routes "$n1" "$(pn_expected_routes 1 1 2 3)" 15
 pn_pass "401: retried with backoff, routes kept, recovers with a valid token"
 
+# In-cluster: no --kubeconfig, so KUBERNETES_SERVICE_HOST/PORT and the
+# service account's token and CA in /var/run/secrets/kubernetes.io/serviceaccount,
+# as in a Pod. podnetd runs in a mount namespace of its own whose /run is a
+# tmpfs holding that directory; the machine's /run is not touched.
+n6=$(pn_cluster_node "$u" 6)
+ip netns exec "$n6" env KUBERNETES_SERVICE_HOST="$PN_APISERVER_ADDR" KUBERNETES_SERVICE_PORT=6443 \
+  unshare --mount --propagation private bash -c '
+    mount -t tmpfs -o mode=0755 podnet-test-run /run
+    sa=/var/run/secrets/kubernetes.io/serviceaccount
+    mkdir -p "$sa"
+    cp "$1" "$sa/ca.crt"
+    cp "$2" "$sa/token"
+    exec "$3" --node-name node6 --source kubernetes --cni-conf-dir "$4/net.d" \
+      --ipam-data-dir "$4/leases" --log-file "$4/podnetd.log"' \
+  in-cluster "$PN_KUBE/ca.crt" "$PN_KUBE/client-token" "$PODNET_BIN/podnetd" "$PN_TMP/node6" \
+  </dev/null >>"$PN_TMP/node6/podnetd.out" 2>&1 &
+pid6=$!
+pn_track "$pid6"
+pn_wait_ready "$n6"
+pn_wait_routes "$n6" "$(pn_expected_routes 6 1 2 3)"
+grep -q 'in-cluster service account' "$PN_TMP/node6/podnetd.log" || pn_fail "node6 did not use the in-cluster service account"
+# The kubelet rotates the projected token: podnetd re-reads it.
+printf 'tok-2\ntok-3\n' >"$PN_KUBE/tokens"
+sa=/proc/$pid6/root/run/secrets/kubernetes.io/serviceaccount  # /var/run is a symlink to /run
+echo "tok-3" >"$sa/token.new"
+mv "$sa/token.new" "$sa/token"
+pn_kctl "$u" /watch/drop '{}' >/dev/null
+pn_kube_apply "$u" 11
+pn_wait_routes "$n6" "$(pn_expected_routes 6 1 2 3 11)"
+pn_wait_log "$PN_TMP/node6/podnetd.log" 'token file changed' 5
+pn_kube_delete "$u" 11
+pn_wait_routes "$n6" "$(pn_expected_routes 6 1 2 3)"
+pn_pass "in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, token and CA files): list, watch, token rotation"
+
 # A clean exit, and nothing for the sanitizers to report (podnetd is built
 # with ASan+UBSan in the test build).
-for p in "$pid1" "$pid2"; do
+for p in "$pid1" "$pid2" "$pid6"; do
   kill -TERM "$p"
   rc=0
   wait "$p" || rc=$?
