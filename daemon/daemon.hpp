@@ -46,6 +46,9 @@ struct Options {
   bool portmap = false;                   // chain the reference portmap plugin in the conflist (hostPort)
   std::string listen = "127.0.0.1:9650";  // "" serves no HTTP
   std::chrono::milliseconds resync{10000};
+  // source kubernetes: a full relist of the Nodes this often (+0..25 % jitter),
+  // a safety net under the watch.
+  std::chrono::milliseconds kubeRelist{std::chrono::minutes(10)};
   // Masquerade traffic from this node's pod CIDRs to outside every pod CIDR
   // (see masquerade.hpp); false removes podnetd's table.
   bool masquerade = true;

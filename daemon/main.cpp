@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
   app.add_option("--resync-interval", resyncSeconds, "Seconds between full resyncs")
       ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
+  double kubeRelistSeconds = 600;
+  app.add_option("--kube-relist-interval", kubeRelistSeconds,
+                 "source kubernetes: seconds between full relists of the Nodes, besides the watch")
+      ->check(CLI::Range(0.5, 86400.0))
+      ->capture_default_str();
   app.add_option("--masquerade", options.masquerade,
                  "Masquerade traffic from this node's pods to outside the cluster's pod CIDRs (nftables)")
       ->capture_default_str();
@@ -115,5 +120,6 @@ int main(int argc, char** argv) {
   if (mtu > 0) options.mtu = mtu;
   options.leaseTtl = std::chrono::seconds(leaseTtl);
   options.resync = std::chrono::milliseconds(static_cast<long>(resyncSeconds * 1000));
+  options.kubeRelist = std::chrono::milliseconds(static_cast<long>(kubeRelistSeconds * 1000));
   return pd::run(options);
 }

@@ -24,7 +24,7 @@ Result<std::unique_ptr<NodeSource>> makeSource(const Options& options) {
                       ? inClusterConfig([](const char* name) { return std::getenv(name); })
                       : loadKubeconfig(options.kubeconfig);
     if (!config.ok()) return config.error();
-    auto source = KubeSource::create(std::move(*config));
+    auto source = KubeSource::create(std::move(*config), KubeOptions{.relistInterval = options.kubeRelist});
     if (!source.ok()) return source.error();
     return std::unique_ptr<NodeSource>(std::move(*source));
   }

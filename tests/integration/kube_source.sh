@@ -198,7 +198,7 @@ ip netns exec "$n6" env KUBERNETES_SERVICE_HOST="$PN_APISERVER_ADDR" KUBERNETES_
     cp "$1" "$sa/ca.crt"
     cp "$2" "$sa/token"
     exec "$3" --node-name node6 --source kubernetes --cni-conf-dir "$4/net.d" \
-      --ipam-data-dir "$4/leases" --log-file "$4/podnetd.log"' \
+      --ipam-data-dir "$4/leases" --log-file "$4/podnetd.log" --log-level debug --kube-relist-interval 1' \
   in-cluster "$PN_KUBE/ca.crt" "$PN_KUBE/client-token" "$PODNET_BIN/podnetd" "$PN_TMP/node6" \
   </dev/null >>"$PN_TMP/node6/podnetd.out" 2>&1 &
 pid6=$!
@@ -218,6 +218,15 @@ pn_wait_log "$PN_TMP/node6/podnetd.log" 'token file changed' 5
 pn_kube_delete "$u" 11
 pn_wait_routes "$n6" "$(pn_expected_routes 6 1 2 3)"
 pn_pass "in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, token and CA files): list, watch, token rotation"
+# The safety net: a full relist every --kube-relist-interval (1 s here, +0-25 %
+# jitter), with the watch healthy; no route changes.
+before=$(pn_routes "$n6")
+relists=$(grep -c '"why":"periodic"' "$PN_TMP/node6/podnetd.log" || true)
+sleep 3
+got=$(grep -c '"why":"periodic"' "$PN_TMP/node6/podnetd.log" || true)
+[ "$got" -ge $((relists + 2)) ] || pn_fail "periodic relists in 3 s: $((got - relists)), want 2 or more"
+pn_expect_eq "$(pn_routes "$n6")" "$before" "node6's routes across periodic relists"
+pn_pass "periodic relist every --kube-relist-interval: $((got - relists)) in 3 s, no route changed"
 
 # A clean exit, and nothing for the sanitizers to report (podnetd is built
 # with ASan+UBSan in the test build).
