@@ -29,6 +29,12 @@ if [ ! -x "$NOOP" ] || [ "$SRC/tests/bench/noop_plugin.c" -nt "$NOOP" ]; then
     ${CC:-gcc} -O2 -o "$NOOP" "$SRC/tests/bench/noop_plugin.c"
 fi
 
+RSS=$BUILD/bench/podnet-bench-rss
+if [ ! -x "$RSS" ] || [ "$SRC/tests/bench/rss_spawn.c" -nt "$RSS" ]; then
+  ${CC:-gcc} -O2 -static -o "$RSS" "$SRC/tests/bench/rss_spawn.c" 2>/dev/null ||
+    ${CC:-gcc} -O2 -o "$RSS" "$SRC/tests/bench/rss_spawn.c"
+fi
+
 PREFIX=pnbench$$
 cleanup() {
   local rc=$? ns
@@ -40,4 +46,4 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$DRIVER" --bin "${BENCH_BIN:-$BUILD/bin}" --ref "$REF_CNI" --noop-dir "$BUILD/bench/plugins" --prefix "$PREFIX" "$@"
+"$DRIVER" --bin "${BENCH_BIN:-$BUILD/bin}" --ref "$REF_CNI" --noop-dir "$BUILD/bench/plugins" --rss-helper "$RSS" --prefix "$PREFIX" "$@"
