@@ -62,8 +62,10 @@ touch "$PN_TMP/notns"
 mkdir -p "$PN_TMP/dirns"
 conf=$(jq -c '.plugins[0] + {cniVersion, name}' "$PN_TMP/net.d/tiny.conflist")
 for ns in "$PN_TMP/notns" "$PN_TMP/dirns" /proc/self/ns/net /nonexistent/ns; do
+  rc=0
   out=$(pn_plugin "$node" "$PODNET_BIN/podnet" "$conf" CNI_COMMAND=ADD CNI_CONTAINERID=cx CNI_NETNS="$ns" \
-    CNI_IFNAME=eth0 CNI_PATH="$PODNET_BIN" 2>/dev/null) && pn_fail "ADD into netns $ns succeeded"
+    CNI_IFNAME=eth0 CNI_PATH="$PODNET_BIN" 2>/dev/null) || rc=$?
+  [ "$rc" = 1 ] || pn_fail "ADD into netns $ns: exit status $rc, want 1"
   code=$(jq -r .code <<<"$out")
   [ "$code" = 8 ] || pn_fail "netns $ns: code $code, want 8 (libcni's ErrInvalidNetNS): $out"
 done
