@@ -135,14 +135,12 @@ Status gc(const cni::Request& request) {
   PODNET_TRY(const auto valid, cni::validAttachments(request.conf));
   std::set<std::string> keep;
   for (const auto& a : valid) keep.insert(hostVethName(request.conf.name, a.containerId, a.ifname));
-  const std::string alias = hostVethAlias(request.conf.name);
 
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
   PODNET_TRY(const auto links, host.links());
   for (const auto& link : links) {
     // Ours, or any network's veth whose ADD was killed before it set the alias.
-    const bool ours = (link.kind == "veth" && link.alias == alias) || isUnfinishedHostVeth(link);
-    if (!ours || keep.count(link.name) != 0) continue;
+    if (!isHostVethOf(link, request.conf.name) || keep.count(link.name) != 0) continue;
     PODNET_TRY(const bool deleted, host.deleteLink(link.name));
     if (deleted) log::info("gc: deleted host veth", {{"link", link.name}});
     PODNET_FAULT_POINT("gc.after_link");

@@ -33,14 +33,7 @@ std::string readAll(int dirFd, const char* name) {
   const int fd = ::openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return {};
   std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
+  readFully(fd, out);  // a failed read leaves what was read: the index then disagrees and is rebuilt
   ::close(fd);
   return out;
 }

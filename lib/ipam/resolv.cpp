@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "podnet/ipam/config.hpp"
+#include "write_fully.hpp"
 
 namespace podnet::ipam {
 namespace {
@@ -50,17 +51,10 @@ Result<cni::Dns> parseResolvConf(const std::string& path) {
   if (fd < 0)
     return fail(code::kIo, "cannot read ipam.resolvConf", fmt::format("{}: {}", path, std::strerror(errno)));
   std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return fail(code::kIo, "cannot read ipam.resolvConf", fmt::format("{}: {}", path, std::strerror(err)));
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
+  const int err = readFully(fd, text);
   ::close(fd);
+  if (err != 0)
+    return fail(code::kIo, "cannot read ipam.resolvConf", fmt::format("{}: {}", path, std::strerror(err)));
   return parseResolvConfText(text);
 }
 

@@ -1,10 +1,11 @@
 #pragma once
-// Private to lib/ipam: the store's and the index's one way to write a file.
+// Private to lib/ipam: the store's, the index's and resolv.conf's one way to read and write a file.
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 #include <string_view>
 
 namespace podnet::ipam {
@@ -19,6 +20,18 @@ inline int writeFully(int fd, std::string_view content) {
     if (n < 0) return errno;
     if (n == 0) return EIO;
     done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+// Appends everything left to read from `fd` to `out`, retrying EINTR.
+// Returns 0, or the errno of the failure.
+inline int readFully(int fd, std::string& out) {
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    out.append(buf, static_cast<std::size_t>(n));
   }
   return 0;
 }
