@@ -2,18 +2,25 @@
 execute_process(COMMAND ${EXE} --list-test-cases --no-version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
 set(content "")
 if(rc EQUAL 0)
+  # A case name may hold ";", CMake's list separator: protect it while splitting lines.
+  string(REPLACE ";" "<semicolon>" out "${out}")
   string(REPLACE "\n" ";" lines "${out}")
   foreach(line ${lines})
     string(STRIP "${line}" name)
     if(name STREQUAL "" OR name MATCHES "^\\[doctest\\]" OR name MATCHES "^=+$")
       continue()
     endif()
-    # doctest filters treat , as a separator and * ? as wildcards: escape them.
-    string(REPLACE "," "\\\\," filter "${name}")
-    string(REPLACE "[" "\\\\[" filter "${filter}")
-    string(REPLACE "]" "\\\\]" filter "${filter}")
+    # doctest filters treat , as a separator: escape it with one backslash
+    # (the filter goes into a bracket argument, taken literally).
+    string(REPLACE "," "\\," filter "${name}")
+    # In the test's command and name, ";" would split the argument: in the
+    # filter it becomes "?" (doctest's any-one-character), in the name ",".
+    string(REPLACE "<semicolon>" "?" filter "${filter}")
+    string(REPLACE "<semicolon>" "," name "${name}")
     string(APPEND content "add_test([=[${LABEL}: ${name}]=] \"${EXE}\" [=[--test-case=${filter}]=] --no-version)\n")
-    string(APPEND content "set_tests_properties([=[${LABEL}: ${name}]=] PROPERTIES LABELS ${LABEL} TIMEOUT 300)\n")
+    # Passes only if the filter selected exactly this one case and it passed:
+    # a filter that matches nothing must not pass silently.
+    string(APPEND content "set_tests_properties([=[${LABEL}: ${name}]=] PROPERTIES LABELS ${LABEL} TIMEOUT 300 PASS_REGULAR_EXPRESSION [=[test cases: +1 \\| +1 passed \\| +0 failed]=])\n")
   endforeach()
 endif()
 file(WRITE ${OUT} "${content}")
