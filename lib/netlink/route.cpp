@@ -109,6 +109,25 @@ Result<bool> Socket::deleteRoute(const Route& r) {
   return true;
 }
 
+Result<std::optional<int>> Socket::outputLink(const ip::Address& dst) {
+  const std::string what = "look up route to " + dst.str();
+  const auto addr = detail::toNlAddr(dst, dst.bits());
+  if (!addr) return fail(code::kInternal, what + ": out of memory");
+  state_->clear();
+  rtnl_route* raw = nullptr;
+  const int err = rtnl_route_lookup(state_->sock, addr.get(), &raw);
+  const detail::RoutePtr found(raw);
+  if (err < 0) {
+    const int e = state_->last.errnum;
+    if (e == ENETUNREACH || e == EHOSTUNREACH || e == ENETDOWN || e == EINVAL || e == EACCES)
+      return std::optional<int>{};
+    return state_->error(err, what);
+  }
+  if (!found || rtnl_route_get_nnexthops(found.get()) < 1) return std::optional<int>{};
+  const int oif = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(found.get(), 0));
+  return oif > 0 ? std::optional<int>(oif) : std::optional<int>{};
+}
+
 Result<std::vector<Route>> Socket::routes(ip::Family family, const RouteFilter& filter) {
   std::vector<Route> out;
   const auto keep = [&](const Route& r) {

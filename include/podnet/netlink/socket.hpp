@@ -23,6 +23,8 @@
 #include "podnet/ip/address.hpp"
 #include "podnet/netlink/types.hpp"
 
+struct rtnl_link;  // libnl's, for Batch's private helper
+
 namespace podnet::netns {
 class Handle;
 }
@@ -93,6 +95,10 @@ class Socket {
   // from scratch if the kernel reports it interrupted). Multipath routes are
   // not representable and are left out.
   Result<std::vector<Route>> routes(ip::Family family, const RouteFilter& filter = {});
+  // The link a packet to `dst` would leave through ("ip route get"): one
+  // lookup whatever the size of the tables, and no packet is sent. nullopt
+  // when the kernel has no route there or the route has no device.
+  Result<std::optional<int>> outputLink(const ip::Address& dst);
 
  private:
   friend class Batch;
@@ -114,6 +120,7 @@ class Batch {
   ~Batch();
 
   void setUp(int index);
+  void setAlias(int index, const std::string& alias);
   void addAddress(int index, const ip::Prefix& prefix, AddrOptions options = {});
   void addRoute(const Route& route);  // exclusive, as Socket::addRoute
   std::size_t size() const { return requests_.size(); }
@@ -126,6 +133,8 @@ class Batch {
   };
   // Takes `msg` (nullptr: out of memory, or failed building with `err`).
   void queue(void* msg, int err, std::string what);
+  // Queues an RTM_NEWLINK on link `index` with what `set` puts in the change.
+  void changeLink(int index, const std::function<void(rtnl_link*)>& set, std::string what);
 
   detail::SocketState& state_;
   std::vector<Request> requests_;

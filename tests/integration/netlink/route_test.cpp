@@ -217,3 +217,34 @@ TEST_CASE_FIXTURE(FreshNetns, "netlink: on-link gateway via a scope-link host ro
   REQUIRE(back.ok());
   CHECK(*back == std::vector<Route>{onlink});
 }
+
+TEST_CASE_FIXTURE(FreshNetns, "netlink: outputLink is the kernel's route lookup, nullopt when unrouted") {
+  auto sock = Socket::open();
+  REQUIRE(sock.ok());
+  // A fresh namespace routes nothing outside.
+  const auto none = sock->outputLink(addr("8.8.8.8"));
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  const auto none6 = sock->outputLink(addr("2001:4860:4860::8888"));
+  REQUIRE(none6.ok());
+  CHECK_FALSE(none6->has_value());
+
+  const int v0 = makeUplink(*this);
+  ipOk("link add v2 type veth peer name v3");
+  ipOk("link set v2 up");
+  ipOk("link set v3 up");
+  const int v2 = ipJson("link show dev v2")[0].at("ifindex").get<int>();
+  ipOk("route add default via 10.0.0.2 dev v0");
+  ipOk("-6 route add default via fd00::2 dev v0");
+  CHECK(sock->outputLink(addr("8.8.8.8")).value() == std::optional<int>(v0));
+  CHECK(sock->outputLink(addr("2001:4860:4860::8888")).value() == std::optional<int>(v0));
+  // The most specific route wins, as it would for a packet.
+  ipOk("route add 8.8.0.0/16 dev v2");
+  CHECK(sock->outputLink(addr("8.8.8.8")).value() == std::optional<int>(v2));
+  CHECK(sock->outputLink(addr("1.1.1.1")).value() == std::optional<int>(v0));
+  // A route that sends nowhere is no link.
+  ipOk("route add unreachable 9.9.9.0/24");
+  ipOk("route add blackhole 9.9.8.0/24");
+  CHECK_FALSE(sock->outputLink(addr("9.9.9.9")).value().has_value());
+  CHECK_FALSE(sock->outputLink(addr("9.9.8.8")).value().has_value());
+}
