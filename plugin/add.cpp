@@ -23,16 +23,16 @@ constexpr int kDefaultMtu = 1500;
 
 ip::Prefix hostPrefix(const ip::Address& a) { return ip::Prefix{a, a.bits()}; }
 
-// The MTU of the link that carries the node's default route, else 1500.
+// The MTU of the link the node sends outside traffic through: the route the
+// kernel picks for a public address, IPv4 first, as "ip route get" does. A
+// lookup, not a dump of the routing tables, which grow with the Pods and the
+// nodes. 1500 when the node routes neither outside.
 int detectMtu(netlink::Socket& host) {
-  for (auto family : {ip::Family::kV4, ip::Family::kV6}) {
-    auto routes = host.routes(family);
-    if (!routes) continue;
-    for (const auto& r : *routes) {
-      if (r.dst.len != 0 || r.oif == 0) continue;
-      auto link = host.link(r.oif);
-      if (link && *link && (*link)->mtu > 0) return (*link)->mtu;
-    }
+  for (const char* outside : {"8.8.8.8", "2001:4860:4860::8888"}) {
+    auto oif = host.outputLink(*ip::Address::parse(outside));
+    if (!oif || !*oif) continue;
+    auto link = host.link(**oif);
+    if (link && *link && (*link)->mtu > 0) return (*link)->mtu;
   }
   return kDefaultMtu;
 }
@@ -91,7 +91,7 @@ Status disableDad(std::string_view ifname) {
 // The kernel's loopback is always ifindex 1 (LOOPBACK_IFINDEX), in every namespace.
 constexpr int kLoopbackIndex = 1;
 
-// The pod side in one netlink round trip: lo up, the addresses, the link up,
+// The pod side in one netlink round trip: the link and lo up, the addresses,
 // the gateway routes, then the default (or IPAM's) routes.
 Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netlink::Link& podLink,
                     const cni::CniResult& ipamResult, const std::vector<cni::Route>& routes) {
@@ -99,11 +99,13 @@ Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netl
     PODNET_CHECK(netns::run(podNs, [&] { return disableDad(podLink.name); }));
     PODNET_FAULT_POINT("add.after_pod_sysctl");
   }
+  // The link goes up first: the host end is up already, so the kernel starts
+  // bringing the carrier up while it adds the addresses and routes.
   netlink::Batch batch(pod);
+  batch.setUp(podLink.index);
   batch.setUp(kLoopbackIndex);
   for (const auto& c : ipamResult.ips)
     batch.addAddress(podLink.index, c.address, {.nodad = true, .noprefixroute = true});
-  batch.setUp(podLink.index);
   for (const auto& c : ipamResult.ips) {
     batch.addRoute({.dst = hostPrefix(*c.gateway),
                     .oif = podLink.index,
@@ -120,8 +122,10 @@ Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netl
   return {};
 }
 
-// The host side in one round trip: gateway addresses, link up, pod routes.
-Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const cni::CniResult& ipamResult) {
+// The host side in one round trip: its alias (what marks it podnet's), the
+// gateway addresses, link up, the routes to the pod.
+Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const std::string& alias,
+                     const cni::CniResult& ipamResult) {
   const bool v6 = hasV6(ipamResult);
   PODNET_CHECK(netns::writeSysctl("net.ipv4.ip_forward", "1"));
   if (v6) {
@@ -130,6 +134,7 @@ Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const
   }
   PODNET_FAULT_POINT("add.after_host_sysctl");
   netlink::Batch batch(host);
+  batch.setAlias(hostLink.index, alias);
   for (const auto& c : ipamResult.ips)
     batch.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true});
   batch.setUp(hostLink.index);
@@ -190,6 +195,20 @@ class BackgroundSync {
   std::thread thread_;
 };
 
+// Why a veth create failed, when it is a name already taken: the precise
+// error (code 4) instead of the kernel's "File exists". Looked up only after
+// a failure, so that ADD spends no round trips on it.
+std::optional<Error> nameTaken(netlink::Socket& host, netlink::Socket& pod, const std::string& hostName,
+                               const cni::Env& env) {
+  if (auto taken = pod.link(env.ifname); taken && *taken)
+    return fail(code::kInvalidEnvironment, fmt::format("interface {} already exists in the pod", env.ifname),
+                env.netns);
+  if (auto stale = host.link(hostName); stale && *stale)
+    return fail(code::kInvalidEnvironment, fmt::format("host interface {} already exists", hostName),
+                "an earlier ADD of this attachment was not deleted: run DEL first");
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<cni::CniResult> add(const cni::Request& request) {
@@ -202,18 +221,30 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_TRY(netlink::Socket host, netlink::Socket::open());
   PODNET_TRY(netlink::Socket pod, netlink::Socket::openIn(podNs));
 
-  // Refuse before changing anything.
+  // The veth first: its create refuses names that are taken, in the node or
+  // in the pod, before anything is leased.
   const std::string hostName = hostVethName(request.conf.name, env.containerId, env.ifname);
-  PODNET_TRY(const auto taken, pod.link(env.ifname));
-  if (taken)
-    return fail(code::kInvalidEnvironment, fmt::format("interface {} already exists in the pod", env.ifname),
-                env.netns);
-  PODNET_TRY(const auto stale, host.link(hostName));
-  if (stale)
-    return fail(code::kInvalidEnvironment, fmt::format("host interface {} already exists", hostName),
-                "an earlier ADD of this attachment was not deleted: run DEL first");
-
   Transaction tx;
+  if (auto created = host.createVeth({.hostName = hostName,
+                                      .peerName = env.ifname,
+                                      .peerNetns = &podNs,
+                                      // Not value_or(): that would look the MTU up even when mtu is set.
+                                      .mtu = config.mtu ? *config.mtu : detectMtu(host),
+                                      .hostMac = hostVethMac(hostName),
+                                      .peerMac = config.mac});
+      !created) {
+    return nameTaken(host, pod, hostName, env).value_or(created.error());
+  }
+  PODNET_FAULT_POINT("add.after_veth_created");
+  tx.onFailure([&] {
+    if (auto gone = host.deleteLink(hostName); !gone)
+      log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});
+  });
+  PODNET_TRY(const auto hostLink, host.link(hostName));
+  PODNET_TRY(const auto podLink, pod.link(env.ifname));
+  if (!hostLink || !podLink)
+    return fail(code::kInternal, fmt::format("veth {} vanished after creation", hostName));
+
   ipam::PendingSync durable;
   PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType, durable));
   PODNET_FAULT_POINT("add.after_ipam");
@@ -224,29 +255,9 @@ Result<cni::CniResult> add(const cni::Request& request) {
   BackgroundSync leasesDurable(std::move(durable));
   PODNET_CHECK(requireGateways(ipamResult));
 
-  PODNET_CHECK(host.createVeth({.hostName = hostName,
-                                .peerName = env.ifname,
-                                .peerNetns = &podNs,
-                                // Not value_or(): that would dump the node's routes even when mtu is set.
-                                .mtu = config.mtu ? *config.mtu : detectMtu(host),
-                                .hostMac = hostVethMac(hostName),
-                                .peerMac = config.mac}));
-  PODNET_FAULT_POINT("add.after_veth_created");
-  tx.onFailure([&] {
-    if (auto gone = host.deleteLink(hostName); !gone)
-      log::error("undo: deleting host veth failed", {{"link", hostName}, {"error", gone.error().msg}});
-  });
-  PODNET_TRY(const auto hostLink, host.link(hostName));
-  PODNET_TRY(const auto podLink, pod.link(env.ifname));
-  if (!hostLink || !podLink)
-    return fail(code::kInternal, fmt::format("veth {} vanished after creation", hostName));
-  // By index: no second lookup by name (the kernel ignores the alias in the create).
-  PODNET_CHECK(host.setAlias(hostLink->index, hostVethAlias(request.conf.name)));
-  PODNET_FAULT_POINT("add.after_veth");
-
   const auto routes = podRoutes(ipamResult);
+  PODNET_CHECK(configureHost(host, *hostLink, hostVethAlias(request.conf.name), ipamResult));
   PODNET_CHECK(configurePod(podNs, pod, *podLink, ipamResult, routes));
-  PODNET_CHECK(configureHost(host, *hostLink, ipamResult));
   if (config.ipMasq) {
     nft::Pod masq{.network = request.conf.name, .owner = hostName};
     for (const auto& c : ipamResult.ips) masq.addresses.push_back(c.address);

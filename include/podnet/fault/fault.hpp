@@ -1,5 +1,5 @@
 #pragma once
-// Crash-at-every-step fault injection for tests. PODNET_FAULT_POINT("add.after_veth")
+// Crash-at-every-step fault injection for tests. PODNET_FAULT_POINT("add.after_ipam")
 // marks the instant right after the step it names. In a build with the CMake
 // option PODNET_FAULT_INJECTION (test builds only; default OFF) it raises
 // SIGKILL on the process when the environment arms that point:
@@ -20,20 +20,19 @@
 namespace podnet::fault {
 
 // Every point, in the order the verbs reach them.
-inline constexpr std::array<std::string_view, 16> kPoints = {
+inline constexpr std::array<std::string_view, 15> kPoints = {
     // podnet-ipam's store (in-process in the plugin, or its own binary).
     "ipam.store.before_rename",  // a lease or last_reserved_ip in its temporary file, not renamed
     "ipam.store.after_unlink",   // one lease file removed (DEL, GC)
     // ADD
+    "add.after_veth_created",  // the veth pair exists, the pod end in the pod; no alias, no lease yet
     "add.after_ipam",          // the IPAM result is in hand: leases written
-    "add.after_veth_created",  // the veth pair exists, the pod end in the pod; no alias yet
-    "add.after_veth",          // the host end has its alias
-    "add.after_pod_sysctl",    // accept_dad=0 on the pod end (IPv6 only)
     // One netlink batch per side, so one point each: the kernel applies the
     // batch's requests in order, and a kill can only come before or after it.
-    "add.after_pod_batch",    // the pod end: lo up, addresses, link up, gateway and default routes
     "add.after_host_sysctl",  // forwarding and accept_dad on the node
-    "add.after_host_batch",   // the host end: gateway addresses, link up, the pod's host routes
+    "add.after_host_batch",   // the host end: its alias, gateway addresses, link up, the pod's host routes
+    "add.after_pod_sysctl",   // accept_dad=0 on the pod end (IPv6 only)
+    "add.after_pod_batch",    // the pod end: link and lo up, addresses, gateway and default routes
     "add.after_masquerade",   // the pod's nftables masquerade elements
     "add.after_running",      // both ends pass packets; the Result is not printed yet
     // DEL
