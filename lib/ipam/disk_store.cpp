@@ -281,8 +281,10 @@ Status DiskStore::ensureIndex() {
 
 std::optional<std::vector<Lease>> DiskStore::verified(const std::string& containerId,
                                                       const std::string& ifname) {
+  const auto indexed = index_->lookup(containerId, ifname);
+  if (!indexed) return std::nullopt;
   std::vector<Lease> out;
-  for (const auto& a : index_->lookup(containerId, ifname)) {
+  for (const auto& a : *indexed) {
     const auto content = readSmall(dirFd_, goName(a).c_str(), kMaxLeaseBytes, false);
     const auto lease = content ? decodeLease(a, *content) : std::nullopt;
     if (!lease || lease->containerId != containerId || lease->ifname != ifname) return std::nullopt;
@@ -351,28 +353,31 @@ Result<bool> DiskStore::writeNew(const std::string& name, std::string_view conte
   return true;
 }
 
+Status DiskStore::beginChange() {
+  if (!index_ || !indexValid_ || indexDirty_) return {};
+  PODNET_CHECK(index_->invalidate());
+  indexDirty_ = true;
+  return {};
+}
+
 Result<bool> DiskStore::reserve(const Lease& lease) {
+  PODNET_CHECK(beginChange());
   PODNET_TRY(bool written,
              writeNew(goName(lease.address), encodeLease(lease.containerId, lease.ifname), syncLeases_));
-  if (written && index_ && indexValid_) {
-    PODNET_CHECK(index_->add(lease));
-    indexDirty_ = true;
-  }
+  if (written && index_ && indexValid_) PODNET_CHECK(index_->add(lease));
   return written;
 }
 
 Result<bool> DiskStore::release(const Lease& lease) {
   const auto it = names_.find(lease.address);
   const std::string name = it != names_.end() ? it->second : goName(lease.address);
+  PODNET_CHECK(beginChange());
   if (::unlinkat(dirFd_, name.c_str(), 0) != 0) {
     if (errno == ENOENT) return false;
     return ioError("cannot remove", name, errno);
   }
   PODNET_FAULT_POINT("ipam.store.after_unlink");
-  if (index_ && indexValid_) {
-    PODNET_CHECK(index_->remove(lease));
-    indexDirty_ = true;
-  }
+  if (index_ && indexValid_) PODNET_CHECK(index_->remove(lease));
   return true;
 }
 

@@ -17,16 +17,31 @@ namespace podnet::ipam {
 namespace {
 
 constexpr const char* kStateName = "state";
-constexpr std::size_t kMaxName = 250;
+// The state's format: an index of another layout (one file per attachment,
+// before this one) is never fresh, so it is rebuilt in this layout.
+constexpr std::string_view kLayout = "buckets-256 ";
 
-// The marker file of an attachment, or "" when its names cannot form one
-// (only possible for foreign leases: request names are validated).
+// The key of an attachment, or "" when its names cannot form one: a line
+// holds one key, so a name with a newline (only possible in a foreign lease:
+// request names are validated) is not indexed.
 std::string markerName(std::string_view containerId, std::string_view ifname) {
-  if (containerId.empty() || containerId.size() + ifname.size() + 1 > kMaxName) return {};
+  if (containerId.empty()) return {};
   for (std::string_view part : {containerId, ifname}) {
-    if (part.find('/') != std::string_view::npos || part.find('\0') != std::string_view::npos) return {};
+    if (part.find_first_of(std::string_view("\n\0", 2)) != std::string_view::npos) return {};
   }
   return std::string(containerId) + ":" + std::string(ifname);
+}
+
+// The bucket file of a key: FNV-1a, 256 files named "00".."ff". Buckets are
+// kept when they empty, so a Pod's ADD and DEL rewrite a file in place and
+// never create or delete one (on ext4 a new inode is the costliest part of a
+// small file's life).
+std::string bucketOf(std::string_view marker) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : marker) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto b = static_cast<unsigned>(h & 0xff);
+  return {kHex[b >> 4], kHex[b & 0xf]};
 }
 
 std::string readAll(int dirFd, const char* name) {
@@ -38,21 +53,38 @@ std::string readAll(int dirFd, const char* name) {
   return out;
 }
 
-// In place: an entry or state garbled by a kill only makes the index disagree
-// with the leases, which makes the store rebuild it.
+// In place: a bucket or state garbled by a kill is never trusted, as the
+// state was invalidated before the first change (see DiskStore).
 Status writeAll(int dirFd, const char* name, std::string_view content) {
   if (const int err = replaceInPlace(dirFd, name, content); err != 0)
     return fail(code::kIo, fmt::format("ipam index: cannot write {}", name), std::strerror(err));
   return {};
 }
 
-std::string mtimeOf(int fd) {
+std::string stateOf(int storeFd) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return "unknown";
-  return fmt::format("{} {}", st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  if (::fstat(storeFd, &st) != 0) return "unknown";
+  return fmt::format("{}{} {}", kLayout, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+// Calls fn(marker, address text) for each "<marker> <address>" line of a bucket.
+template <class Fn>
+void forEachEntry(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    const auto sp = line.rfind(' ');  // keys may hold spaces, addresses never do
+    if (sp != std::string_view::npos) fn(line.substr(0, sp), line.substr(sp + 1));
+  }
 }
 
 }  // namespace
+
+std::string indexBucket(std::string_view containerId, std::string_view ifname) {
+  const auto marker = markerName(containerId, ifname);
+  return marker.empty() ? std::string() : bucketOf(marker);
+}
 
 Result<LeaseIndex> LeaseIndex::open(int storeFd) {
   const std::string name(kIndexDir);
@@ -67,70 +99,65 @@ LeaseIndex::~LeaseIndex() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool LeaseIndex::fresh(int storeFd) const { return readAll(fd_, kStateName) == mtimeOf(storeFd); }
+bool LeaseIndex::fresh(int storeFd) const { return readAll(fd_, kStateName) == stateOf(storeFd); }
 
-Status LeaseIndex::seal(int storeFd) { return writeAll(fd_, kStateName, mtimeOf(storeFd)); }
+Status LeaseIndex::seal(int storeFd) { return writeAll(fd_, kStateName, stateOf(storeFd)); }
 
-std::vector<ip::Address> LeaseIndex::lookup(std::string_view containerId, std::string_view ifname) const {
+Status LeaseIndex::invalidate() { return writeAll(fd_, kStateName, "changing"); }
+
+std::optional<std::vector<ip::Address>> LeaseIndex::lookup(std::string_view containerId,
+                                                           std::string_view ifname) const {
+  const auto marker = markerName(containerId, ifname);
+  if (marker.empty()) return std::nullopt;
   std::vector<ip::Address> out;
-  const auto name = markerName(containerId, ifname);
-  if (name.empty()) return out;
-  const std::string text = readAll(fd_, name.c_str());
-  // One address a line. No istringstream: a stream would pull libstdc++'s
-  // locale start-up into every ADD (about 0.8 MiB of the plugin's memory).
-  for (std::string_view rest = text; !rest.empty();) {
-    const auto eol = rest.find('\n');
-    const std::string_view line = rest.substr(0, eol);
-    if (auto a = ip::Address::parse(line)) out.push_back(*a);
-    rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
-  }
+  forEachEntry(readAll(fd_, bucketOf(marker).c_str()), [&](std::string_view key, std::string_view address) {
+    if (key != marker) return;
+    if (auto a = ip::Address::parse(address)) out.push_back(*a);
+  });
   return out;
 }
 
-Status LeaseIndex::write(const std::string& name, const std::vector<ip::Address>& addresses) {
-  if (addresses.empty()) {
-    if (::unlinkat(fd_, name.c_str(), 0) != 0 && errno != ENOENT)
-      return fail(code::kIo, "ipam index: cannot remove " + name, std::strerror(errno));
-    return {};
-  }
+Status LeaseIndex::change(const Lease& lease, bool present) {
+  const auto marker = markerName(lease.containerId, lease.ifname);
+  if (marker.empty()) return {};
+  const std::string bucket = bucketOf(marker);
+  const std::string entry = marker + " " + lease.address.str();
   std::string content;
-  for (const auto& a : addresses) content += a.str() + "\n";
-  return writeAll(fd_, name.c_str(), content);
+  bool found = false;
+  forEachEntry(readAll(fd_, bucket.c_str()), [&](std::string_view key, std::string_view address) {
+    const std::string line = fmt::format("{} {}", key, address);
+    if (line == entry) {
+      found = true;
+      if (!present) return;
+    }
+    content += line + "\n";
+  });
+  if (found == present) return {};
+  if (present) content += entry + "\n";
+  return writeAll(fd_, bucket.c_str(), content);
 }
 
-Status LeaseIndex::add(const Lease& lease) {
-  const auto name = markerName(lease.containerId, lease.ifname);
-  if (name.empty()) return {};
-  auto addresses = lookup(lease.containerId, lease.ifname);
-  if (std::find(addresses.begin(), addresses.end(), lease.address) == addresses.end())
-    addresses.push_back(lease.address);
-  return write(name, addresses);
-}
+Status LeaseIndex::add(const Lease& lease) { return change(lease, true); }
 
-Status LeaseIndex::remove(const Lease& lease) {
-  const auto name = markerName(lease.containerId, lease.ifname);
-  if (name.empty()) return {};
-  auto addresses = lookup(lease.containerId, lease.ifname);
-  addresses.erase(std::remove(addresses.begin(), addresses.end(), lease.address), addresses.end());
-  return write(name, addresses);
-}
+Status LeaseIndex::remove(const Lease& lease) { return change(lease, false); }
 
 Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
+  std::map<std::string, std::string> buckets;
+  for (const auto& l : leases) {
+    if (auto marker = markerName(l.containerId, l.ifname); !marker.empty())
+      buckets[bucketOf(marker)] += marker + " " + l.address.str() + "\n";
+  }
+  // Whatever else is there (an older layout's files, buckets now empty) goes.
   if (DIR* d = ::fdopendir(::dup(fd_))) {
     std::vector<std::string> old;
     while (const dirent* e = ::readdir(d)) {
-      if (std::strchr(e->d_name, ':') != nullptr || std::strcmp(e->d_name, kStateName) == 0)
-        old.emplace_back(e->d_name);
+      const std::string name = e->d_name;
+      if (name != "." && name != ".." && buckets.count(name) == 0) old.push_back(name);
     }
     ::closedir(d);
     for (const auto& name : old) ::unlinkat(fd_, name.c_str(), 0);
   }
-  std::map<std::string, std::vector<ip::Address>> byAttachment;
-  for (const auto& l : leases) {
-    if (auto name = markerName(l.containerId, l.ifname); !name.empty())
-      byAttachment[name].push_back(l.address);
-  }
-  for (const auto& [name, addresses] : byAttachment) PODNET_CHECK(write(name, addresses));
+  for (const auto& [name, content] : buckets) PODNET_CHECK(writeAll(fd_, name.c_str(), content));
   return {};
 }
 

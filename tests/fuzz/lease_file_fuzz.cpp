@@ -72,14 +72,6 @@ void checkDecode(const ip::Address& address, std::string_view content) {
   }
 }
 
-// The index entry's name for an attachment, or "" when it cannot have one.
-std::string markerName(const ipam::Lease& lease) {
-  if (lease.containerId.empty() || lease.containerId.size() + lease.ifname.size() + 1 > 250) return {};
-  for (const auto& part : {lease.containerId, lease.ifname})
-    if (part.find_first_of(std::string_view("/\0", 2)) != std::string::npos) return {};
-  return lease.containerId + ":" + lease.ifname;
-}
-
 std::unique_ptr<ipam::DiskStore> openStore(const fs::path& dir) {
   auto opened = ipam::DiskStore::open(dir.native(), ipam::DiskStore::Mode::kExisting);
   if (!opened) violated(__FILE__, __LINE__, "cannot open the store", opened.error().msg);
@@ -116,11 +108,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   writeFile(dir / "last_reserved_ip.0", lastText);
   const auto onDisk = ipam::decodeLease(address, leaseText.substr(0, 4096));
   ipam::Lease who{address, "ctr", "eth0"};
-  if (onDisk && !markerName(*onDisk).empty()) who = *onDisk;
-  writeFile(dir / ipam::kIndexDir / markerName(who), indexText);
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) violated(__FILE__, __LINE__, "stat failed", dir.native());
-  writeFile(dir / ipam::kIndexDir / "state", fmt::format("{} {}", st.st_mtim.tv_sec, st.st_mtim.tv_nsec));
+  if (onDisk && !ipam::indexBucket(onDisk->containerId, onDisk->ifname).empty()) who = *onDisk;
+  // Its bucket: an entry of the attachment for each input line, then the input raw.
+  std::string bucket;
+  for (std::string_view rest = indexText; !rest.empty();) {
+    const auto eol = rest.find('\n');
+    bucket += fmt::format("{}:{} {}\n", who.containerId, who.ifname, rest.substr(0, eol));
+    rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
+  }
+  bucket += indexText;
+  writeFile(dir / ipam::kIndexDir / ipam::indexBucket(who.containerId, who.ifname), bucket);
+  {
+    const int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    auto index = ipam::LeaseIndex::open(dirFd);
+    if (!index || !index->seal(dirFd).ok())
+      violated(__FILE__, __LINE__, "cannot seal the index", dir.native());
+    ::close(dirFd);
+  }
 
   // Session 1, through the (fresh, possibly lying) index: only leases that are on disk.
   {

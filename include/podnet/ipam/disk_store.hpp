@@ -117,6 +117,9 @@ class DiskStore final : public Store {
   Result<Snapshot> scan(bool readLeases);
   // Makes the index trustworthy for this session: fresh, or rebuilt.
   Status ensureIndex();
+  // Before the session's first change of leases: marks the index stale until
+  // flush() seals it, so a kill midway makes the next user rebuild it.
+  Status beginChange();
   // Verified leases of one index entry; nullopt when the index disagrees with the files.
   std::optional<std::vector<Lease>> verified(const std::string& containerId, const std::string& ifname);
 
@@ -129,7 +132,7 @@ class DiskStore final : public Store {
   std::map<ip::Address, std::string> names_;  // on-disk names seen by the last scan
   std::optional<LeaseIndex> index_;
   bool indexValid_ = false;  // index_ matched the files when this session began using it
-  bool indexDirty_ = false;  // index_ changed: seal it after the next flush
+  bool indexDirty_ = false;  // index_ invalidated for a change: seal it at the next flush
 };
 
 }  // namespace podnet::ipam

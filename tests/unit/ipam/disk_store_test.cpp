@@ -47,6 +47,15 @@ std::unique_ptr<DiskStore> openStore(const std::string& dir) {
   return std::move(s).value();
 }
 
+// One lease as ADD writes it: a lookup (which makes the index trusted), the
+// lease, and, with `finish`, the flush that seals the index.
+void leaseAsAdd(const std::string& dir, const Lease& lease, bool finish = true) {
+  auto store = openStore(dir);
+  CHECK(store->leasesOf(lease.containerId, lease.ifname).value().empty());
+  REQUIRE(store->reserve(lease).value());
+  if (finish) REQUIRE(store->flush().ok());
+}
+
 }  // namespace
 
 TEST_CASE("ipam store: lease encoding as host-local writes and reads it") {
@@ -168,13 +177,21 @@ TEST_CASE("ipam store: the lease index answers lookups and follows foreign write
     REQUIRE(store->reserve({addr("10.0.0.3"), "ctr2", "eth0"}).value());
     REQUIRE(store->flush().ok());
   }
-  CHECK(slurp(dir / ".podnet-index" / "ctr1:eth0") == "10.0.0.2\n");
+  const auto bucketWith = [&](const std::string& entry) {
+    for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) {
+      if (slurp(f.path()).find(entry + "\n") != std::string::npos) return f.path();
+    }
+    return fs::path();
+  };
+  CHECK_FALSE(bucketWith("ctr1:eth0 10.0.0.2").empty());
   {
     auto store = openStore(tmp.net());
     CHECK(store->leasesOf("ctr1", "eth0").value() == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
     // The index is trusted while the store directory is unchanged: an entry
     // removed behind its back is not seen (the documented cost of staleness).
-    fs::remove(dir / ".podnet-index" / "ctr2:eth0");
+    const auto bucket = bucketWith("ctr2:eth0 10.0.0.3");
+    REQUIRE_FALSE(bucket.empty());
+    spit(bucket, "");
     CHECK(store->leasesOf("ctr2", "eth0").value().empty());
   }
   // A foreign writer (host-local) changes the directory: the index is rebuilt.
@@ -199,7 +216,44 @@ TEST_CASE("ipam store: the lease index answers lookups and follows foreign write
     REQUIRE(store->release(held[0]).value());
     REQUIRE(store->flush().ok());
   }
-  CHECK_FALSE(fs::exists(dir / ".podnet-index" / "ctr9:eth1"));
+  CHECK(bucketWith("ctr9:eth1 10.0.0.9").empty());
+  CHECK_FALSE(bucketWith("ctr2:eth0 10.0.0.3").empty());
+}
+
+TEST_CASE("ipam store: a change killed before its seal leaves the index stale, whatever the mtime") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
+  struct stat sealed {};
+  REQUIRE(::stat(dir.c_str(), &sealed) == 0);
+  leaseAsAdd(tmp.net(), {addr("10.0.0.3"), "ctr2", "eth0"}, false);  // killed before its flush and seal
+  // The kill also garbled ctr2's bucket.
+  for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) {
+    if (slurp(f.path()).find("ctr2:eth0") != std::string::npos) spit(f.path(), "ctr2:et");
+  }
+  // A directory mtime that did not move (a coarse clock: both changes in one
+  // tick) must not make the index look fresh.
+  const timespec times[2] = {sealed.st_atim, sealed.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, dir.c_str(), times, 0) == 0);
+  auto store = openStore(tmp.net());
+  CHECK(store->leasesOf("ctr2", "eth0").value() == std::vector<Lease>{{addr("10.0.0.3"), "ctr2", "eth0"}});
+  CHECK(store->leasesOf("ctr1", "eth0").value() == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
+}
+
+TEST_CASE("ipam store: an index of the older layout (a file per attachment) is rebuilt, its files removed") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
+  // What podnet 0.x left: "<sec> <nsec>" of the directory's mtime, and a file per attachment.
+  struct stat st {};
+  REQUIRE(::stat(dir.c_str(), &st) == 0);
+  for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) fs::remove(f.path());
+  spit(dir / ".podnet-index" / "state",
+       std::to_string(st.st_mtim.tv_sec) + " " + std::to_string(st.st_mtim.tv_nsec));
+  spit(dir / ".podnet-index" / "ctr1:eth0", "10.0.0.2\n");
+  auto store = openStore(tmp.net());
+  CHECK(store->leasesOf("ctr1", "eth0").value() == std::vector<Lease>{{addr("10.0.0.2"), "ctr1", "eth0"}});
+  CHECK_FALSE(fs::exists(dir / ".podnet-index" / "ctr1:eth0"));
 }
 
 TEST_CASE("ipam store: exists() sees an entry of any kind without following or opening it") {
