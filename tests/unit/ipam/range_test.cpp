@@ -2,8 +2,6 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
-
 #include "helpers.hpp"
 
 using namespace podnet;
@@ -74,11 +72,10 @@ TEST_CASE("ipam range: huge IPv6 ranges iterate lazily and count without overflo
   const auto set = sets(R"({"ranges":[[{"subnet":"fd00::/8"}]]})")[0];
   // 2^120 addresses minus network and gateway.
   CHECK(capacity(set) == (ip::U128{1} << 120) - 2);
-  const auto t0 = std::chrono::steady_clock::now();
+  // Lazy: an iterator that listed the range first would never get here.
   RangeIterator it(set, addr("fdff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"));
   CHECK(it.next()->second == addr("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
   CHECK(it.next()->second == addr("fd00::2"));  // wrapped, skipping network and gateway
-  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(50));
 
   const auto all = sets(R"({"ranges":[[{"subnet":"::/0"}]]})")[0];
   CHECK(capacity(all) == ~ip::U128{0} - 1);  // ::1 to the last address, minus the gateway ::1
