@@ -32,16 +32,18 @@ std::string markerName(std::string_view containerId, std::string_view ifname) {
   return std::string(containerId) + ":" + std::string(ifname);
 }
 
-// The bucket file of a key: FNV-1a, 256 files named "00".."ff". Buckets are
-// kept when they empty, so a Pod's ADD and DEL rewrite a file in place and
-// never create or delete one (on ext4 a new inode is the costliest part of a
-// small file's life).
+// The bucket file of a key: FNV-1a, 256 files named "00".."ff", all made when
+// the index is built and kept when empty, so a Pod's ADD and DEL rewrite a
+// file in place and never create or delete one (on ext4 a new inode is the
+// costliest part of a small file's life).
+constexpr unsigned kBuckets = 256;
+
+std::string bucketName(unsigned bucket) { return fmt::format("{:02x}", bucket); }
+
 std::string bucketOf(std::string_view marker) {
   std::uint64_t h = 14695981039346656037ull;
   for (const char c : marker) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto b = static_cast<unsigned>(h & 0xff);
-  return {kHex[b >> 4], kHex[b & 0xf]};
+  return bucketName(static_cast<unsigned>(h % kBuckets));
 }
 
 std::string readAll(int dirFd, const char* name) {
@@ -142,12 +144,14 @@ Status LeaseIndex::add(const Lease& lease) { return change(lease, true); }
 Status LeaseIndex::remove(const Lease& lease) { return change(lease, false); }
 
 Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
+  // Every bucket, empty ones too: an ADD then never creates a file.
   std::map<std::string, std::string> buckets;
+  for (unsigned b = 0; b < kBuckets; ++b) buckets[bucketName(b)];
   for (const auto& l : leases) {
     if (auto marker = markerName(l.containerId, l.ifname); !marker.empty())
       buckets[bucketOf(marker)] += marker + " " + l.address.str() + "\n";
   }
-  // Whatever else is there (an older layout's files, buckets now empty) goes.
+  // Whatever else is there (an older layout's files) goes.
   if (DIR* d = ::fdopendir(::dup(fd_))) {
     std::vector<std::string> old;
     while (const dirent* e = ::readdir(d)) {

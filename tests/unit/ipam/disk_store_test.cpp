@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "helpers.hpp"
@@ -218,6 +219,32 @@ TEST_CASE("ipam store: the lease index answers lookups and follows foreign write
   }
   CHECK(bucketWith("ctr9:eth1 10.0.0.9").empty());
   CHECK_FALSE(bucketWith("ctr2:eth0 10.0.0.3").empty());
+}
+
+TEST_CASE(
+    "ipam store: the index is built with all its buckets; ADD and DEL then create or delete no index file") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  const auto indexFiles = [&] {
+    std::set<std::string> names;
+    for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) names.insert(f.path().filename());
+    return names;
+  };
+  leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
+  const auto built = indexFiles();
+  CHECK(built.size() == 257);  // "00".."ff" and the state
+  CHECK(built.count("00") == 1);
+  CHECK(built.count("ff") == 1);
+  for (int i = 3; i < 40; ++i)
+    leaseAsAdd(tmp.net(), {addr(("10.0.0." + std::to_string(i)).c_str()), "ctr" + std::to_string(i), "eth0"});
+  {
+    auto store = openStore(tmp.net());
+    const auto held = store->leasesOf("ctr7", "eth0").value();
+    REQUIRE(held.size() == 1);
+    REQUIRE(store->release(held[0]).value());
+    REQUIRE(store->flush().ok());
+  }
+  CHECK(indexFiles() == built);
 }
 
 TEST_CASE("ipam store: a change killed before its seal leaves the index stale, whatever the mtime") {
