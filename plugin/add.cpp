@@ -122,10 +122,9 @@ Status configurePod(const netns::Handle& podNs, netlink::Socket& pod, const netl
   return {};
 }
 
-// The host side in one round trip: its alias (what marks it podnet's), the
-// gateway addresses, link up, the routes to the pod.
-Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const std::string& alias,
-                     const cni::CniResult& ipamResult) {
+// The host side in one round trip: the gateway addresses, link up, the
+// routes to the pod.
+Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const cni::CniResult& ipamResult) {
   const bool v6 = hasV6(ipamResult);
   PODNET_CHECK(netns::writeSysctl("net.ipv4.ip_forward", "1"));
   if (v6) {
@@ -134,7 +133,6 @@ Status configureHost(netlink::Socket& host, const netlink::Link& hostLink, const
   }
   PODNET_FAULT_POINT("add.after_host_sysctl");
   netlink::Batch batch(host);
-  batch.setAlias(hostLink.index, alias);
   for (const auto& c : ipamResult.ips)
     batch.addAddress(hostLink.index, hostPrefix(*c.gateway), {.nodad = true, .noprefixroute = true});
   batch.setUp(hostLink.index);
@@ -244,6 +242,10 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_TRY(const auto podLink, pod.link(env.ifname));
   if (!hostLink || !podLink)
     return fail(code::kInternal, fmt::format("veth {} vanished after creation", hostName));
+  // At once, before IPAM waits for its lock or an exec: until the alias names
+  // the network, a GC of any network takes the veth for an unfinished ADD's.
+  PODNET_CHECK(host.setAlias(hostLink->index, hostVethAlias(request.conf.name)));
+  PODNET_FAULT_POINT("add.after_alias");
 
   ipam::PendingSync durable;
   PODNET_TRY(cni::CniResult ipamResult, ipamAdd(request, config.ipamType, durable));
@@ -256,7 +258,7 @@ Result<cni::CniResult> add(const cni::Request& request) {
   PODNET_CHECK(requireGateways(ipamResult));
 
   const auto routes = podRoutes(ipamResult);
-  PODNET_CHECK(configureHost(host, *hostLink, hostVethAlias(request.conf.name), ipamResult));
+  PODNET_CHECK(configureHost(host, *hostLink, ipamResult));
   PODNET_CHECK(configurePod(podNs, pod, *podLink, ipamResult, routes));
   if (config.ipMasq) {
     nft::Pod masq{.network = request.conf.name, .owner = hostName};

@@ -241,6 +241,7 @@ Result<Snapshot> DiskStore::load() {
     PODNET_CHECK(index_->rebuild(snapshot.leases));
     PODNET_CHECK(index_->seal(dirFd_));
     indexValid_ = true;
+    indexDirty_ = false;  // sealed: the next change must invalidate it again
   }
   return snapshot;
 }
@@ -330,6 +331,7 @@ Result<bool> DiskStore::writeNew(const std::string& name, std::string_view conte
   PODNET_FAULT_POINT("ipam.store.before_rename");
   if (::renameat2(tmpFd_, tmp.c_str(), dirFd_, name.c_str(), RENAME_NOREPLACE) == 0) {
     keep();
+    PODNET_FAULT_POINT("ipam.store.after_rename");
     return true;
   }
   if (errno == EEXIST) {
@@ -360,11 +362,17 @@ Status DiskStore::beginChange() {
   return {};
 }
 
+void DiskStore::indexChanged(const Status& updated) {
+  // The lease on disk is the truth and stays; an index that could not follow
+  // it is left invalidated (never sealed), and the next user rebuilds it.
+  if (!updated) indexValid_ = false;
+}
+
 Result<bool> DiskStore::reserve(const Lease& lease) {
   PODNET_CHECK(beginChange());
   PODNET_TRY(bool written,
              writeNew(goName(lease.address), encodeLease(lease.containerId, lease.ifname), syncLeases_));
-  if (written && index_ && indexValid_) PODNET_CHECK(index_->add(lease));
+  if (written && index_ && indexValid_) indexChanged(index_->add(lease));
   return written;
 }
 
@@ -377,7 +385,7 @@ Result<bool> DiskStore::release(const Lease& lease) {
     return ioError("cannot remove", name, errno);
   }
   PODNET_FAULT_POINT("ipam.store.after_unlink");
-  if (index_ && indexValid_) PODNET_CHECK(index_->remove(lease));
+  if (index_ && indexValid_) indexChanged(index_->remove(lease));
   return true;
 }
 
@@ -399,6 +407,7 @@ Status DiskStore::setLastReserved(std::size_t rangeSet, const ip::Address& addre
 
 Status DiskStore::flush() {
   if (indexDirty_ && indexValid_) {  // every change of this session is in the index: seal it
+    PODNET_FAULT_POINT("ipam.index.before_seal");
     PODNET_CHECK(index_->seal(dirFd_));
     indexDirty_ = false;
   }

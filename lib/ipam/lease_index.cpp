@@ -46,12 +46,15 @@ std::string bucketOf(std::string_view marker) {
   return bucketName(static_cast<unsigned>(h % kBuckets));
 }
 
-std::string readAll(int dirFd, const char* name) {
+// The whole file; nullopt when it cannot be read (every bucket exists once
+// the index is built, so a missing one is an index that cannot be trusted).
+std::optional<std::string> readAll(int dirFd, const char* name) {
   const int fd = ::openat(dirFd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return {};
+  if (fd < 0) return std::nullopt;
   std::string out;
-  readFully(fd, out);  // a failed read leaves what was read: the index then disagrees and is rebuilt
+  const int err = readFully(fd, out);
   ::close(fd);
+  if (err != 0) return std::nullopt;
   return out;
 }
 
@@ -111,8 +114,10 @@ std::optional<std::vector<ip::Address>> LeaseIndex::lookup(std::string_view cont
                                                            std::string_view ifname) const {
   const auto marker = markerName(containerId, ifname);
   if (marker.empty()) return std::nullopt;
+  const auto text = readAll(fd_, bucketOf(marker).c_str());
+  if (!text) return std::nullopt;
   std::vector<ip::Address> out;
-  forEachEntry(readAll(fd_, bucketOf(marker).c_str()), [&](std::string_view key, std::string_view address) {
+  forEachEntry(*text, [&](std::string_view key, std::string_view address) {
     if (key != marker) return;
     if (auto a = ip::Address::parse(address)) out.push_back(*a);
   });
@@ -124,9 +129,12 @@ Status LeaseIndex::change(const Lease& lease, bool present) {
   if (marker.empty()) return {};
   const std::string bucket = bucketOf(marker);
   const std::string entry = marker + " " + lease.address.str();
+  const auto text = readAll(fd_, bucket.c_str());
+  if (!text)
+    return fail(code::kIo, fmt::format("ipam index: cannot read {}", bucket));  // never write a guess
   std::string content;
   bool found = false;
-  forEachEntry(readAll(fd_, bucket.c_str()), [&](std::string_view key, std::string_view address) {
+  forEachEntry(*text, [&](std::string_view key, std::string_view address) {
     const std::string line = fmt::format("{} {}", key, address);
     if (line == entry) {
       found = true;
@@ -144,6 +152,7 @@ Status LeaseIndex::add(const Lease& lease) { return change(lease, true); }
 Status LeaseIndex::remove(const Lease& lease) { return change(lease, false); }
 
 Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
+  PODNET_CHECK(invalidate());  // a rebuild killed midway is not an index
   // Every bucket, empty ones too: an ADD then never creates a file.
   std::map<std::string, std::string> buckets;
   for (unsigned b = 0; b < kBuckets; ++b) buckets[bucketName(b)];
@@ -152,11 +161,18 @@ Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
       buckets[bucketOf(marker)] += marker + " " + l.address.str() + "\n";
   }
   // Whatever else is there (an older layout's files) goes.
-  if (DIR* d = ::fdopendir(::dup(fd_))) {
+  const int listFd = ::dup(fd_);
+  DIR* d = listFd < 0 ? nullptr : ::fdopendir(listFd);
+  if (d == nullptr) {
+    const int err = errno;
+    if (listFd >= 0) ::close(listFd);
+    return fail(code::kIo, "ipam index: cannot list " + std::string(kIndexDir), std::strerror(err));
+  }
+  {
     std::vector<std::string> old;
     while (const dirent* e = ::readdir(d)) {
       const std::string name = e->d_name;
-      if (name != "." && name != ".." && buckets.count(name) == 0) old.push_back(name);
+      if (name != "." && name != ".." && name != kStateName && buckets.count(name) == 0) old.push_back(name);
     }
     ::closedir(d);
     for (const auto& name : old) ::unlinkat(fd_, name.c_str(), 0);

@@ -37,14 +37,14 @@ inline int readFully(int fd, std::string& out) {
 }
 
 // Replaces the content of `name` in `dirFd` in place (creating it 0600, never
-// following a symlink): write at offset 0, then cut to the new length. No
+// following a symlink, never waiting on a FIFO): write at offset 0, then cut to the new length. No
 // new inode, no rename, no truncation to zero: on ext4 each of those costs
 // ADD time (an inode search past recently deleted ones; a writeback that
 // auto_da_alloc starts on close). Not atomic: a process killed midway leaves
 // a mix of old and new bytes, so only for files whose readers treat bad
 // content as absent (last_reserved_ip, the lease index). Returns 0 or errno.
 inline int replaceInPlace(int dirFd, const char* name, std::string_view content) {
-  const int fd = ::openat(dirFd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd = ::openat(dirFd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (fd < 0) return errno;
   int err = writeFully(fd, content);
   if (err == 0 && ::ftruncate(fd, static_cast<off_t>(content.size())) != 0) err = errno;

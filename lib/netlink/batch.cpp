@@ -22,29 +22,18 @@ void Batch::queue(void* msg, int err, std::string what) {
   requests_.push_back({msg, std::move(what)});
 }
 
-void Batch::changeLink(int index, const std::function<void(rtnl_link*)>& set, std::string what) {
+void Batch::setUp(int index) {
+  std::string what = "set link " + std::to_string(index) + " up";
   const detail::LinkPtr orig(rtnl_link_alloc());
   const detail::LinkPtr changes(rtnl_link_alloc());
   nl_msg* msg = nullptr;
   int err = 0;
   if (orig && changes) {
     rtnl_link_set_ifindex(orig.get(), index);
-    set(changes.get());
+    rtnl_link_set_flags(changes.get(), IFF_UP);
     err = rtnl_link_build_change_request(orig.get(), changes.get(), 0, &msg);
   }
   queue(msg, err, std::move(what));
-}
-
-void Batch::setUp(int index) {
-  changeLink(
-      index, [](rtnl_link* l) { rtnl_link_set_flags(l, IFF_UP); },
-      "set link " + std::to_string(index) + " up");
-}
-
-void Batch::setAlias(int index, const std::string& alias) {
-  changeLink(
-      index, [&](rtnl_link* l) { rtnl_link_set_ifalias(l, alias.c_str()); },
-      "set alias of link " + std::to_string(index));
 }
 
 void Batch::addAddress(int index, const ip::Prefix& prefix, AddrOptions options) {

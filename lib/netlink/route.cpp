@@ -119,6 +119,8 @@ Result<std::optional<int>> Socket::outputLink(const ip::Address& dst) {
   const detail::RoutePtr found(raw);
   if (err < 0) {
     const int e = state_->last.errnum;
+    // No route, or a route that sends nowhere: unreachable (EHOSTUNREACH),
+    // prohibit (EACCES), blackhole (EINVAL).
     if (e == ENETUNREACH || e == EHOSTUNREACH || e == ENETDOWN || e == EINVAL || e == EACCES)
       return std::optional<int>{};
     return state_->error(err, what);

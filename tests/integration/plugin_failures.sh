@@ -34,6 +34,21 @@ pn_expect_eq "$(jq -r .code <<<"$out")" 4 "code for an interface name taken in t
 pn_expect_eq "$(pn_state "$node" "$PN_TMP/data")" "$before" "node after ADD over a taken name"
 pn_pass "interface name taken in the pod: code 4, nothing changed"
 
+# The same attachment added again into another pod: its host veth name is
+# taken in the node. Code 4, and the first ADD's veth and lease stay as they are.
+first=$(pn_netns first)
+pn_cni "$node" add tiny "$first" CNI_CONTAINERID=again >/dev/null
+added=$(pn_state "$node" "$PN_TMP/data")
+second=$(pn_netns second)
+if out=$(pn_cni "$node" add tiny "$second" CNI_CONTAINERID=again); then pn_fail "a second ADD of one attachment succeeded"; fi
+pn_expect_eq "$(jq -r .code <<<"$out")" 4 "code for a host veth name taken in the node"
+grep -q "run DEL first" <<<"$out" || pn_fail "the error does not say what to do: $out"
+pn_expect_eq "$(pn_state "$node" "$PN_TMP/data")" "$added" "node after the second ADD"
+ip -n "$second" link show eth0 >/dev/null 2>&1 && pn_fail "the refused ADD left eth0 in the second pod"
+pn_cni "$node" del tiny "$first" CNI_CONTAINERID=again
+pn_expect_eq "$(pn_state "$node" "$PN_TMP/data")" "$before" "node after DEL of the first"
+pn_pass "host veth name taken in the node: code 4, nothing changed"
+
 # A failure after the veth exists is undone fully: the same route twice in
 # IPAM's routes makes the pod's second route insert fail (EEXIST) after the
 # veth, the addresses and the lease are in place.

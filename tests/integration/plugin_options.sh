@@ -27,7 +27,8 @@ pn_cni "$node" del opts "$pod" CNI_CONTAINERID=o1 CAP_ARGS='{"mac":"0a:58:0a:3c:
 pn_expect_eq "$(pn_state "$node" "$PN_TMP/data")" "$before" "node after DEL"
 pn_pass "mac capability, mtu, IPAM routes, DNS"
 
-# No mtu in the config: the MTU of the link that holds the node's default route.
+# No mtu in the config: the MTU of the link the node routes outside traffic
+# through (here the default route's).
 # That "uplink" is a bridge with no ports inside the node namespace: a dead end,
 # nothing can leave through it.
 ip -n "$node" link add uplink type bridge
@@ -38,6 +39,6 @@ pn_conf auto '{"cniVersion":"1.0.0","name":"auto","plugins":[{"type":"podnet","i
   "dataDir":"'"$PN_TMP"'/data","ranges":[[{"subnet":"10.61.0.0/24"}]]}}]}'
 pod=$(pn_netns auto)
 pn_cni "$node" add auto "$pod" CNI_CONTAINERID=a1 >/dev/null
-pn_expect_eq "$(ip -n "$pod" -j link show eth0 | jq -r '.[0].mtu')" 1450 "MTU detected from the default-route link"
+pn_expect_eq "$(ip -n "$pod" -j link show eth0 | jq -r '.[0].mtu')" 1450 "MTU detected from the link of the route outside"
 pn_cni "$node" del auto "$pod" CNI_CONTAINERID=a1
-pn_pass "MTU detected from the node's default-route link"
+pn_pass "MTU detected from the link the node routes outside traffic through"

@@ -20,17 +20,20 @@
 namespace podnet::fault {
 
 // Every point, in the order the verbs reach them.
-inline constexpr std::array<std::string_view, 15> kPoints = {
+inline constexpr std::array<std::string_view, 18> kPoints = {
     // podnet-ipam's store (in-process in the plugin, or its own binary).
-    "ipam.store.before_rename",  // a lease or last_reserved_ip in its temporary file, not renamed
-    "ipam.store.after_unlink",   // one lease file removed (DEL, GC)
+    "ipam.store.before_rename",  // a lease in its temporary file, not renamed
+    "ipam.store.after_rename",   // a lease in place, the lease index not updated yet
+    "ipam.store.after_unlink",   // one lease file removed (DEL, GC), the lease index not updated yet
+    "ipam.index.before_seal",    // every change in the lease index, which still says "changing"
     // ADD
     "add.after_veth_created",  // the veth pair exists, the pod end in the pod; no alias, no lease yet
+    "add.after_alias",         // the host end has its alias; no lease yet
     "add.after_ipam",          // the IPAM result is in hand: leases written
     // One netlink batch per side, so one point each: the kernel applies the
     // batch's requests in order, and a kill can only come before or after it.
     "add.after_host_sysctl",  // forwarding and accept_dad on the node
-    "add.after_host_batch",   // the host end: its alias, gateway addresses, link up, the pod's host routes
+    "add.after_host_batch",   // the host end: gateway addresses, link up, the pod's host routes
     "add.after_pod_sysctl",   // accept_dad=0 on the pod end (IPv6 only)
     "add.after_pod_batch",    // the pod end: link and lo up, addresses, gateway and default routes
     "add.after_masquerade",   // the pod's nftables masquerade elements

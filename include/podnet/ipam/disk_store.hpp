@@ -120,6 +120,8 @@ class DiskStore final : public Store {
   // Before the session's first change of leases: marks the index stale until
   // flush() seals it, so a kill midway makes the next user rebuild it.
   Status beginChange();
+  // After an index update: a failed one leaves the index invalidated.
+  void indexChanged(const Status& updated);
   // Verified leases of one index entry; nullopt when the index disagrees with the files.
   std::optional<std::vector<Lease>> verified(const std::string& containerId, const std::string& ifname);
 

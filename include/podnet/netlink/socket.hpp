@@ -23,8 +23,6 @@
 #include "podnet/ip/address.hpp"
 #include "podnet/netlink/types.hpp"
 
-struct rtnl_link;  // libnl's, for Batch's private helper
-
 namespace podnet::netns {
 class Handle;
 }
@@ -120,7 +118,6 @@ class Batch {
   ~Batch();
 
   void setUp(int index);
-  void setAlias(int index, const std::string& alias);
   void addAddress(int index, const ip::Prefix& prefix, AddrOptions options = {});
   void addRoute(const Route& route);  // exclusive, as Socket::addRoute
   std::size_t size() const { return requests_.size(); }
@@ -133,8 +130,6 @@ class Batch {
   };
   // Takes `msg` (nullptr: out of memory, or failed building with `err`).
   void queue(void* msg, int err, std::string what);
-  // Queues an RTM_NEWLINK on link `index` with what `set` puts in the change.
-  void changeLink(int index, const std::function<void(rtnl_link*)>& set, std::string what);
 
   detail::SocketState& state_;
   std::vector<Request> requests_;

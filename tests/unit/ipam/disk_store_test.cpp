@@ -225,10 +225,14 @@ TEST_CASE(
     "ipam store: the index is built with all its buckets; ADD and DEL then create or delete no index file") {
   TempDir tmp;
   const fs::path dir = tmp.net();
-  const auto indexFiles = [&] {
-    std::set<std::string> names;
-    for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) names.insert(f.path().filename());
-    return names;
+  const auto indexFiles = [&] {  // name -> inode: a file replaced by another is a new inode
+    std::map<std::string, ino_t> files;
+    for (const auto& f : fs::directory_iterator(dir / ".podnet-index")) {
+      struct stat st {};
+      REQUIRE(::stat(f.path().c_str(), &st) == 0);
+      files[f.path().filename()] = st.st_ino;
+    }
+    return files;
   };
   leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
   const auto built = indexFiles();
@@ -245,6 +249,40 @@ TEST_CASE(
     REQUIRE(store->flush().ok());
   }
   CHECK(indexFiles() == built);
+}
+
+TEST_CASE("ipam store: an index update that fails keeps the lease and leaves the index to be rebuilt") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
+  // ctr2's bucket reads as empty but cannot be written: a FIFO without a reader.
+  const fs::path bucket = dir / ".podnet-index" / indexBucket("ctr2", "eth0");
+  const std::string before = slurp(bucket);
+  fs::remove(bucket);
+  REQUIRE(::mkfifo(bucket.c_str(), 0600) == 0);
+  leaseAsAdd(tmp.net(), {addr("10.0.0.3"), "ctr2", "eth0"});  // the ADD itself succeeds
+  CHECK(fs::exists(dir / "10.0.0.3"));
+  // The bucket comes back as it was, without ctr2's entry: only a rebuild finds the lease.
+  fs::remove(bucket);
+  spit(bucket, before);
+  auto store = openStore(tmp.net());
+  CHECK(store->leasesOf("ctr2", "eth0").value() == std::vector<Lease>{{addr("10.0.0.3"), "ctr2", "eth0"}});
+}
+
+TEST_CASE("ipam store: an attachment whose names cannot be indexed is found by a full scan") {
+  TempDir tmp;
+  const fs::path dir = tmp.net();
+  leaseAsAdd(tmp.net(), {addr("10.0.0.2"), "ctr1", "eth0"});
+  CHECK(indexBucket("ctr9", "odd\nname").empty());
+  {
+    auto store = openStore(tmp.net());
+    REQUIRE(store->leasesOf("ctr1", "eth0").value().size() == 1);  // the index is in use
+    REQUIRE(store->reserve({addr("10.0.0.9"), "ctr9", "odd\nname"}).value());
+    REQUIRE(store->flush().ok());
+  }
+  auto store = openStore(tmp.net());
+  CHECK(store->leasesOf("ctr9", "odd\nname").value() ==
+        std::vector<Lease>{{addr("10.0.0.9"), "ctr9", "odd\nname"}});
 }
 
 TEST_CASE("ipam store: a change killed before its seal leaves the index stale, whatever the mtime") {
