@@ -72,6 +72,11 @@ std::string stateOf(int storeFd) {
   return fmt::format("{}{} {}", kLayout, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
+// One line of a bucket: "<marker> <address>\n"; forEachEntry() reads it back.
+std::string entryLine(std::string_view marker, std::string_view address) {
+  return fmt::format("{} {}\n", marker, address);
+}
+
 // Calls fn(marker, address text) for each "<marker> <address>" line of a bucket.
 template <class Fn>
 void forEachEntry(std::string_view text, Fn&& fn) {
@@ -128,22 +133,21 @@ Status LeaseIndex::change(const Lease& lease, bool present) {
   const auto marker = markerName(lease.containerId, lease.ifname);
   if (marker.empty()) return {};
   const std::string bucket = bucketOf(marker);
-  const std::string entry = marker + " " + lease.address.str();
+  const std::string address = lease.address.str();
   const auto text = readAll(fd_, bucket.c_str());
   if (!text)
     return fail(code::kIo, fmt::format("ipam index: cannot read {}", bucket));  // never write a guess
   std::string content;
   bool found = false;
-  forEachEntry(*text, [&](std::string_view key, std::string_view address) {
-    const std::string line = fmt::format("{} {}", key, address);
-    if (line == entry) {
+  forEachEntry(*text, [&](std::string_view key, std::string_view entryAddress) {
+    if (key == marker && entryAddress == address) {
       found = true;
       if (!present) return;
     }
-    content += line + "\n";
+    content += entryLine(key, entryAddress);
   });
   if (found == present) return {};
-  if (present) content += entry + "\n";
+  if (present) content += entryLine(marker, address);
   return writeAll(fd_, bucket.c_str(), content);
 }
 
@@ -158,7 +162,7 @@ Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
   for (unsigned b = 0; b < kBuckets; ++b) buckets[bucketName(b)];
   for (const auto& l : leases) {
     if (auto marker = markerName(l.containerId, l.ifname); !marker.empty())
-      buckets[bucketOf(marker)] += marker + " " + l.address.str() + "\n";
+      buckets[bucketOf(marker)] += entryLine(marker, l.address.str());
   }
   // Whatever else is there (an older layout's files) goes.
   const int listFd = ::dup(fd_);
