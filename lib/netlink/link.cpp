@@ -121,6 +121,12 @@ Status Socket::createVeth(const VethSpec& spec) {
     rtnl_link_set_mtu(host.get(), static_cast<unsigned>(spec.mtu));
     rtnl_link_set_mtu(peer.get(), static_cast<unsigned>(spec.mtu));
   }
+  if (spec.queues > 0) {
+    for (rtnl_link* end : {host.get(), peer.get()}) {
+      rtnl_link_set_num_tx_queues(end, spec.queues);
+      rtnl_link_set_num_rx_queues(end, spec.queues);
+    }
+  }
   if (spec.hostMac) {
     PODNET_TRY(const auto mac, macAddr(*spec.hostMac, what));
     rtnl_link_set_addr(host.get(), mac.get());

@@ -699,10 +699,12 @@ Bench::Op Bench::opIpFloor(bool add, const std::string&) const {
     const std::string h = floorHost(i), ip = floorPodIp(i), gw = "10.89.0.1";
     const std::vector<std::string> env{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     if (!add) return spawn({"/usr/sbin/ip", "link", "del", h}, env, "");
-    Proc a = spawn({"/usr/sbin/ip", "-batch", "-"}, env,
-                   "link add " + h + " type veth peer name eth0 netns " + podNs(i) + "\naddr add " + gw +
-                       "/32 dev " + h + "\nlink set " + h + " up\nroute add " + ip + "/32 dev " + h +
-                       " scope link\n");
+    Proc a =
+        spawn({"/usr/sbin/ip", "-batch", "-"}, env,
+              "link add " + h +
+                  " numtxqueues 1 numrxqueues 1 type veth peer name eth0 numtxqueues 1 numrxqueues 1 netns " +
+                  podNs(i) + "\naddr add " + gw + "/32 dev " + h + "\nlink set " + h + " up\nroute add " +
+                  ip + "/32 dev " + h + " scope link\n");
     if (!a.ok()) return a;
     Proc b = spawn({"/usr/sbin/ip", "-n", podNs(i), "-batch", "-"}, env,
                    "addr add " + ip + "/32 dev eth0\nlink set eth0 up\nroute add " + gw +
@@ -748,6 +750,9 @@ Bench::Op Bench::opNetlinkFloor(bool add) const {
       m.ifi_index = hostIndex;
       host.body(m);
       host.attrStr(IFLA_IFNAME, floorHost(i, false));
+      // One queue each way on both ends, as podnet asks (see VethSpec::queues).
+      host.attrVal(IFLA_NUM_TX_QUEUES, uint32_t{1});
+      host.attrVal(IFLA_NUM_RX_QUEUES, uint32_t{1});
       const auto li = host.nest(IFLA_LINKINFO);
       host.attrStr(IFLA_INFO_KIND, "veth");
       const auto data = host.nest(IFLA_INFO_DATA);
@@ -756,6 +761,8 @@ Bench::Op Bench::opNetlinkFloor(bool add) const {
       pm.ifi_index = 2;
       host.body(pm);
       host.attrStr(IFLA_IFNAME, "eth0");
+      host.attrVal(IFLA_NUM_TX_QUEUES, uint32_t{1});
+      host.attrVal(IFLA_NUM_RX_QUEUES, uint32_t{1});
       host.attrVal(IFLA_NET_NS_FD, static_cast<uint32_t>(podFd));
       host.endNest(peer);
       host.endNest(data);

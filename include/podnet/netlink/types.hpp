@@ -47,6 +47,14 @@ struct VethSpec {
   // Set on the host end right after creation (the kernel ignores IFLA_IFALIAS
   // in a create request), e.g. to recognise our links later.
   std::optional<std::string> hostAlias;
+  // Transmit and receive queues of each end (IFLA_NUM_TX_QUEUES and
+  // IFLA_NUM_RX_QUEUES); 0 leaves them to the kernel. Left to it, veth
+  // allocates one queue per possible CPU and then cuts the real count to one
+  // (the data path runs the same either way); cutting the transmit queues
+  // waits for an expedited RCU grace period under the RTNL lock, once per end.
+  // Asking for one queue skips both waits: about half of a veth's creation
+  // time on a 2-vCPU VM (kernel 6.18).
+  unsigned queues = 1;
 };
 
 struct AddrOptions {

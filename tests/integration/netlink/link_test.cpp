@@ -65,6 +65,12 @@ TEST_CASE_FIXTURE(FreshNetns, "netlink: veth peer is created directly in the oth
   CHECK(peer.at("address") == "0a:58:0a:f4:01:05");
   CHECK(peer.at("linkinfo").at("info_kind") == "veth");
   CHECK_FALSE(ipHasLink(podPath, "veth1234"));
+  // One queue each way on both ends: the kernel then has no queues to cut
+  // (and no RCU grace period to wait for) after registering them.
+  for (const auto& end : {host, peer}) {
+    CHECK(end.at("num_tx_queues") == 1);
+    CHECK(end.at("num_rx_queues") == 1);
+  }
 
   // Our reading agrees with ip's.
   const auto link = sock->link("veth1234");
