@@ -932,6 +932,13 @@ void Bench::latencyAndThroughput() {
           if (via != "server")
             for (double x : r.cpu.v) cpu_["noop"][via + " " + verb].add(x);
         }
+        // Its parallel ADD throughput: the most any plugin can reach through this path.
+        const std::string tag = "r" + std::to_string(round) + "m-";
+        for (bool add : {true, false}) {
+          auto r =
+              phase(opVia(via, noop, add, tag), o_.parallel, "noop/" + via + "/par/" + (add ? "ADD" : "DEL"));
+          if (add) thr_["noop"][via + " ADD"].push_back({static_cast<int>(r.lat.n()), r.wallMs});
+        }
       }
     }
     // The kernel's floor: sequential latency (ip and netlink interleaved pod by
@@ -1300,16 +1307,29 @@ void Bench::printAndWrite() {
   if (lat_.count("noop")) {
     auto& N = lat_["noop"];
     auto& C = cpu_["noop"];
+    const std::string par = std::to_string(o_.parallel) + "-parallel";
     t << "\n### The client's own cost (a no-op plugin, static C)\n\n| path | ADD p50 ms | ADD p99 ms | ADD "
-         "CPU p50 ms | DEL p50 ms | DEL p99 ms | DEL CPU p50 ms |\n|---|---|---|---|---|---|---|\n";
-    for (const std::string via : {"libcni", "server", "exec"})
+         "CPU p50 ms | DEL p50 ms | DEL p99 ms | DEL CPU p50 ms | ADD "
+      << par << " pods/s | no-op/ref: ADD p50 (target <= 0.25x) | no-op/ref: ADD " << par
+      << " (target >= 3x) |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const std::string via : {"libcni", "server", "exec"}) {
+      const double thr = throughput(thr_["noop"][via + " ADD"]);
+      const double latRatio = N[via + " ADD"].pct(50) / R[via + " ADD"].pct(50);
+      const double thrRatio = thr / throughput(thr_["reference"][via + " ADD"]);
+      ratios["noop " + via + " ADD p50"] = latRatio;
+      ratios["noop " + via + " ADD throughput"] = thrRatio;
       t << "| "
         << (via == "libcni"   ? "cnitool (libcni) + no-op plugin"
             : via == "server" ? "long-lived libcni client + no-op plugin"
                               : "direct exec of the no-op plugin")
         << " | " << fmtMs(N[via + " ADD"].pct(50)) << " | " << fmtMs(N[via + " ADD"].pct(99)) << " | "
         << fmtMs(C[via + " ADD"].pct(50)) << " | " << fmtMs(N[via + " DEL"].pct(50)) << " | "
-        << fmtMs(N[via + " DEL"].pct(99)) << " | " << fmtMs(C[via + " DEL"].pct(50)) << " |\n";
+        << fmtMs(N[via + " DEL"].pct(99)) << " | " << fmtMs(C[via + " DEL"].pct(50)) << " | " << fmtMs(thr)
+        << " | " << fmtRatio(latRatio) << (latRatio <= 0.25 ? "" : " (missed by doing nothing)") << " | "
+        << fmtRatio(thrRatio) << (thrRatio >= 3 ? "" : " (missed by doing nothing)") << " |\n";
+    }
+    t << "\nThe no-op plugin's ratios are the best any plugin can reach through that path on this "
+         "machine (its phases run after the two plugins', in the same round).\n";
   }
   t << "\n### Binary startup (VERSION exec, x" << o_.startupReps
     << ")\n\n| binary | p50 ms | p99 ms | max RSS KiB |\n|---|---|---|---|\n";
