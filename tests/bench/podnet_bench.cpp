@@ -375,7 +375,7 @@ struct Options {
   std::string ref = "/usr/lib/cni";   // ptp, host-local
   std::string tmp;                    // configs, caches, dataDirs
   std::string ipamRoot = "/dev/shm";  // where the IPAM fill test makes its dataDirs
-  std::string dataRoot;               // the pods' IPAM dataDirs (default: under tmp, on /tmp)
+  std::string dataRoot;               // the pods' IPAM dataDirs and libcni's cache (default: under tmp)
   std::string prefix;                 // network namespace name prefix
   std::string jsonPath;
   std::string noopDir;    // holds podnet-bench-noop (tests/bench/noop_plugin.c): the client's own cost
@@ -419,6 +419,8 @@ class Bench {
 
  private:
   std::string ns(const std::string& suffix) const { return o_.prefix + "-" + suffix; }
+  // Where /var/lib/cni would be: the pods' IPAM dataDirs and libcni's result cache.
+  std::string dataDir() const { return o_.dataRoot.empty() ? o_.tmp : dataTmp_; }
   std::string podNs(int i) const { return ns("p" + std::to_string(i)); }
   std::string podPath(int i) const { return "/run/netns/" + podNs(i); }
   std::string podNs(const Impl& im, int i) const { return ns(im.podPrefix + std::to_string(i)); }
@@ -432,7 +434,7 @@ class Bench {
     return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "NETCONFPATH=" + o_.tmp + "/net.d",
             "CNI_PATH=" + cniPath(),
-            "CNI_CACHE_DIR=" + o_.tmp + "/cache-" + im.key,
+            "CNI_CACHE_DIR=" + dataDir() + "/cache-" + im.key,
             "CNI_CONTAINERID=" + id,
             "CNI_IFNAME=eth0"};
   }
@@ -511,7 +513,7 @@ void Bench::setup() {
     dataTmp_ = t;
   }
   fs::create_directories(o_.tmp + "/net.d");
-  const std::string data = o_.dataRoot.empty() ? o_.tmp : dataTmp_;
+  const std::string data = dataDir();
   const std::string range = R"([[{"subnet":"10.88.0.0/16"}]])";
   impls_ = {
       {"podnet", "podnet (podnet-ipam in-process)", "bench-podnet", o_.bin + "/podnet",
@@ -604,7 +606,7 @@ void Bench::sweep() {
       sh({"ip", "-n", ns(prefix + std::to_string(i)), "link", "del", "eth0"}, false);
   for (const auto& d : {"/data-podnet", "/data-ref"}) {
     std::error_code ec;
-    fs::remove_all((o_.dataRoot.empty() ? o_.tmp : dataTmp_) + d, ec);
+    fs::remove_all(dataDir() + d, ec);
   }
   dirty_ = false;
 }
@@ -1217,7 +1219,9 @@ void Bench::printAndWrite() {
     return ratio;
   };
   json ratios;
-  t << "### Pod setup and teardown (" << o_.pods << " pods, " << o_.rounds << " rounds, alternating)\n\n";
+  t << "### Pod setup and teardown (" << o_.pods << " pods, " << o_.rounds << " rounds, alternating)\n\n"
+    << "The pods' dataDirs and libcni's result cache: " << (o_.dataRoot.empty() ? o_.tmp : o_.dataRoot)
+    << "\n\n";
   t << "| measure | podnet | ptp+host-local | unit | podnet/ref | target |\n|---|---|---|---|---|---|\n";
   auto& P = lat_["podnet"];
   auto& R = lat_["reference"];
