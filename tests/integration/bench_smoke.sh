@@ -9,6 +9,7 @@ BIN=${PODNET_BIN:?}
 [ "$(id -u)" = 0 ] || exit 77
 for tool in g++ gcc mkfs.ext4 unshare losetup; do command -v "$tool" >/dev/null || { echo "no $tool" >&2; exit 77; }; done
 [ -x /usr/lib/cni/ptp ] || { echo "no reference plugins" >&2; exit 77; }
+[ -e /dev/loop-control ] || { echo "no loop devices (--data-fs ext4 mounts an image)" >&2; exit 77; }
 
 T=$(mktemp -d /tmp/podnet-bench-smoke.XXXXXX)
 trap 'rm -rf "$T"' EXIT
