@@ -95,16 +95,6 @@ Status setFlag(SocketState& st, int index, bool up) {
   return change(st, index, changes.get(), "set link " + std::to_string(index) + (up ? " up" : " down"));
 }
 
-Status setHostAlias(SocketState& st, const std::string& name, const std::string& alias,
-                    const std::string& what) {
-  PODNET_TRY(const auto created, getLink(st, 0, name.c_str(), what));
-  if (!created) return fail(code::kIo, what + ": link vanished after creation");
-  const LinkPtr changes(rtnl_link_alloc());
-  if (!changes) return fail(code::kInternal, what + ": out of memory");
-  rtnl_link_set_ifalias(changes.get(), alias.c_str());
-  return change(st, created->index, changes.get(), what + ": set alias");
-}
-
 }  // namespace
 
 Status Socket::createVeth(const VethSpec& spec) {
@@ -140,12 +130,6 @@ Status Socket::createVeth(const VethSpec& spec) {
   state_->clear();
   const int err = rtnl_link_add(state_->sock, host.get(), NLM_F_CREATE | NLM_F_EXCL);
   if (err < 0) return state_->error(err, what);
-  if (spec.hostAlias) {
-    if (auto set = setHostAlias(*state_, spec.hostName, *spec.hostAlias, what); !set.ok()) {
-      (void)deleteLink(spec.hostName);  // leave nothing behind; deleting one end deletes both
-      return set;
-    }
-  }
   return {};
 }
 

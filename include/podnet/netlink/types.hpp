@@ -44,9 +44,6 @@ struct VethSpec {
   int mtu = 0;                               // 0: the kernel's default (1500)
   std::optional<std::string> hostMac;        // nullopt: random
   std::optional<std::string> peerMac;
-  // Set on the host end right after creation (the kernel ignores IFLA_IFALIAS
-  // in a create request), e.g. to recognise our links later.
-  std::optional<std::string> hostAlias;
   // Transmit and receive queues of each end (IFLA_NUM_TX_QUEUES and
   // IFLA_NUM_RX_QUEUES); 0 leaves them to the kernel. Left to it, veth
   // allocates one queue per possible CPU and then cuts the real count to one
