@@ -181,19 +181,9 @@ Status DiskStore::openTemp() {
   if (tmpFd_ < 0) return ioError("cannot open", name, errno);
   // Under the lock, a temporary file is the leftover of a writer that died
   // before its rename: the rename never happened, so nothing refers to it.
-  const int dupFd = ::dup(tmpFd_);
-  DIR* d = dupFd < 0 ? nullptr : ::fdopendir(dupFd);
-  if (d == nullptr) {
-    const int err = errno;
-    if (dupFd >= 0) ::close(dupFd);
-    return ioError("cannot list", name, err);
-  }
   std::vector<std::string> stale;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view entry = e->d_name;
-    if (entry != "." && entry != "..") stale.emplace_back(entry);
-  }
-  ::closedir(d);
+  const int err = forEachDirEntry(tmpFd_, [&](const dirent& e) { stale.emplace_back(e.d_name); });
+  if (err != 0) return ioError("cannot list", name, err);
   for (const auto& s : stale) ::unlinkat(tmpFd_, s.c_str(), 0);
   return {};
 }
@@ -205,32 +195,23 @@ DiskStore::~DiskStore() {
 }
 
 Result<Snapshot> DiskStore::scan(bool readLeases) {
-  const int dupFd = ::dup(dirFd_);
-  DIR* d = dupFd < 0 ? nullptr : ::fdopendir(dupFd);
-  if (d == nullptr) {
-    const int err = errno;
-    if (dupFd >= 0) ::close(dupFd);
-    return ioError("cannot list", "", err);
-  }
-  ::rewinddir(d);
   Snapshot snapshot;
   names_.clear();
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name.starts_with('.') || name == kLockName || name.starts_with(kLastReservedPrefix)) continue;
+  const int err = forEachDirEntry(dirFd_, [&](const dirent& e) {
+    const std::string_view name = e.d_name;
+    if (name.starts_with('.') || name == kLockName || name.starts_with(kLastReservedPrefix)) return;
     const auto address = ip::Address::parse(name);
-    if (!address) continue;  // not a lease: leave it alone
+    if (!address) return;  // not a lease: leave it alone
     snapshot.taken.push_back(*address);
     // Remember only names host-local would not have written (IPv6 spelled
     // otherwise): release() must unlink the name that is on disk.
     if (!address->isV4() && name != goName(*address)) names_[*address] = std::string(name);
-    if (!readLeases || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
-      continue;  // symlink, FIFO: never read
-    if (auto content = readSmall(dirFd_, e->d_name, kMaxLeaseBytes, e->d_type == DT_REG)) {
+    if (!readLeases || (e.d_type != DT_REG && e.d_type != DT_UNKNOWN)) return;  // symlink, FIFO: never read
+    if (auto content = readSmall(dirFd_, e.d_name, kMaxLeaseBytes, e.d_type == DT_REG)) {
       if (auto lease = decodeLease(*address, *content)) snapshot.leases.push_back(std::move(*lease));
     }
-  }
-  ::closedir(d);
+  });
+  if (err != 0) return ioError("cannot list", "", err);
   std::sort(snapshot.taken.begin(), snapshot.taken.end());
   return snapshot;
 }

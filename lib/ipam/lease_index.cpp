@@ -165,22 +165,14 @@ Status LeaseIndex::rebuild(const std::vector<Lease>& leases) {
       buckets[bucketOf(marker)] += entryLine(marker, l.address.str());
   }
   // Whatever else is there (an older layout's files) goes.
-  const int listFd = ::dup(fd_);
-  DIR* d = listFd < 0 ? nullptr : ::fdopendir(listFd);
-  if (d == nullptr) {
-    const int err = errno;
-    if (listFd >= 0) ::close(listFd);
+  std::vector<std::string> old;
+  const int err = forEachDirEntry(fd_, [&](const dirent& e) {
+    const std::string name = e.d_name;
+    if (name != kStateName && buckets.count(name) == 0) old.push_back(name);
+  });
+  if (err != 0)
     return fail(code::kIo, "ipam index: cannot list " + std::string(kIndexDir), std::strerror(err));
-  }
-  {
-    std::vector<std::string> old;
-    while (const dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name != "." && name != ".." && name != kStateName && buckets.count(name) == 0) old.push_back(name);
-    }
-    ::closedir(d);
-    for (const auto& name : old) ::unlinkat(fd_, name.c_str(), 0);
-  }
+  for (const auto& name : old) ::unlinkat(fd_, name.c_str(), 0);
   for (const auto& [name, content] : buckets) PODNET_CHECK(writeAll(fd_, name.c_str(), content));
   return {};
 }

@@ -1,6 +1,8 @@
 #pragma once
-// Private to lib/ipam: the store's, the index's and resolv.conf's one way to read and write a file.
+// Private to lib/ipam: the store's, the index's and resolv.conf's one way to read and write a file,
+// and to list a directory.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -50,6 +52,27 @@ inline int replaceInPlace(int dirFd, const char* name, std::string_view content)
   if (err == 0 && ::ftruncate(fd, static_cast<off_t>(content.size())) != 0) err = errno;
   ::close(fd);
   return err;
+}
+
+// Calls fn(const dirent&) for each entry of directory `dirFd` but "." and "..",
+// from its start, through a duplicate: `dirFd` stays open and usable. Returns
+// 0, or the errno of opening the listing.
+template <class Fn>
+int forEachDirEntry(int dirFd, Fn&& fn) {
+  const int dupFd = ::dup(dirFd);
+  DIR* d = dupFd < 0 ? nullptr : ::fdopendir(dupFd);
+  if (d == nullptr) {
+    const int err = errno;
+    if (dupFd >= 0) ::close(dupFd);
+    return err;
+  }
+  ::rewinddir(d);  // the duplicate shares dirFd's offset, which an earlier listing leaves at the end
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name != "." && name != "..") fn(*e);
+  }
+  ::closedir(d);
+  return 0;
 }
 
 }  // namespace podnet::ipam
