@@ -1,7 +1,14 @@
 # Writes one add_test() per doctest case of EXE into OUT.
-execute_process(COMMAND ${EXE} --list-test-cases --no-version OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+# A binary that cannot list its cases registers one failing test that says so,
+# instead of none (which would pass in silence).
+execute_process(COMMAND ${EXE} --list-test-cases --no-version OUTPUT_VARIABLE out ERROR_VARIABLE err
+  RESULT_VARIABLE rc)
 set(content "")
-if(rc EQUAL 0)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "passing the current filters: +[1-9]")
+  string(REGEX REPLACE "[^A-Za-z0-9 _.:/=-]" " " why "exit ${rc}: ${err}")
+  string(APPEND content "add_test([=[${LABEL}: listing the test cases of ${EXE}]=] sh -c [=[echo 'FAIL: ${EXE} --list-test-cases: ${why}' >&2; exit 1]=])\n")
+  string(APPEND content "set_tests_properties([=[${LABEL}: listing the test cases of ${EXE}]=] PROPERTIES LABELS ${LABEL})\n")
+else()
   # A case name may hold ";", CMake's list separator: protect it while splitting lines.
   string(REPLACE ";" "<semicolon>" out "${out}")
   string(REPLACE "\n" ";" lines "${out}")

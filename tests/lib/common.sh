@@ -10,11 +10,15 @@ CNITOOL="$PODNET_BIN/cnitool"
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
 
-PN_TMP=$(mktemp -d /tmp/podnet-test.XXXXXX)
+# The test's ID begins the name of everything it makes (namespaces pn<ID>-*,
+# the directory /tmp/podnet-test.<ID>.*, cgroups podnet-*-<ID>*): the ID
+# tests/lib/run_test.sh gave it (which removes what a killed test left by that
+# ID), or a random one when the script is run by hand.
+PN_ID=${PODNET_TEST_ID:-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')}
+PN_TMP=$(mktemp -d "/tmp/podnet-test.$PN_ID.XXXXXX")
 # Namespaces and PIDs are registered in files: helpers run inside $(...) subshells.
 : >"$PN_TMP/netns.list"
 : >"$PN_TMP/pids.list"
-PN_ID=$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 pn_cleanup() {
   local rc=$?
@@ -22,6 +26,9 @@ pn_cleanup() {
   while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
   while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
   while read -r ns; do ip netns delete "$ns" 2>/dev/null || true; done <"$PN_TMP/netns.list"
+  # Mounts below the temp dir (deepest first) would keep rm from removing it.
+  awk -v p="$PN_TMP/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$PN_TMP"
   exit $rc
 }
