@@ -12,6 +12,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # tests: kernel tools, the reference plugins (our peers), the real libcni for the test client
   iproute2 iputils-ping jq procps util-linux iptables nftables curl
+  # systemd-analyze verify checks the unit file (install.sh)
+  systemd
   containernetworking-plugins golang-go golang-github-appc-cni-dev
   # podnetd's cluster sources: TLS for the Kubernetes API; etcd 3.4 as the real store in tests
   libssl-dev libyaml-cpp-dev etcd-server etcd-client

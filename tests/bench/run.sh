@@ -54,7 +54,14 @@ if [ ! -x "$RSS" ] || [ "$SRC/tests/bench/rss_spawn.c" -nt "$RSS" ]; then
     ${CC:-gcc} -O2 -o "$RSS" "$SRC/tests/bench/rss_spawn.c"
 fi
 
+# Under the test harness (tests/lib/run_test.sh) names carry the test's ID, so
+# that what a killed run leaves is found and removed by it.
 PREFIX=pnbench$$
+TMPNAME=/tmp/podnet-bench-fs
+if [ -n "${PODNET_TEST_ID:-}" ]; then
+  PREFIX=pn$PODNET_TEST_ID-bench
+  TMPNAME=/tmp/podnet-test.$PODNET_TEST_ID.podnet-bench-fs
+fi
 FSDIR=
 cleanup() {
   local rc=$? ns
@@ -71,7 +78,7 @@ trap 'exit 130' INT TERM
 run=("$DRIVER" --bin "${BENCH_BIN:-$BUILD/bin}" --ref "$REF_CNI" --noop-dir "$BUILD/bench/plugins"
   --rss-helper "$RSS" --prefix "$PREFIX" "${args[@]}")
 if [ "$DATA_FS" = ext4 ]; then
-  FSDIR=$(mktemp -d /tmp/podnet-bench-fs.XXXXXX)
+  FSDIR=$(mktemp -d "$TMPNAME.XXXXXX")
   truncate -s 4G "$FSDIR/img"
   mkfs.ext4 -q -F "$FSDIR/img"
   mkdir "$FSDIR/mnt"

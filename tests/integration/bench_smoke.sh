@@ -6,14 +6,14 @@
 set -euo pipefail
 SRC=${PODNET_SRC:?}
 BIN=${PODNET_BIN:?}
-[ "$(id -u)" = 0 ] || exit 77
-for tool in g++ gcc mkfs.ext4 unshare losetup; do command -v "$tool" >/dev/null || { echo "no $tool" >&2; exit 77; }; done
-[ -x /usr/lib/cni/ptp ] || { echo "no reference plugins" >&2; exit 77; }
-[ -e /dev/loop-control ] || { echo "no loop devices (--data-fs ext4 mounts an image)" >&2; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root" >&2; exit 77; }
+for tool in g++ gcc mkfs.ext4 unshare losetup; do command -v "$tool" >/dev/null || { echo "SKIP: no $tool" >&2; exit 77; }; done
+[ -x /usr/lib/cni/ptp ] || { echo "SKIP: no reference plugins" >&2; exit 77; }
+[ -e /dev/loop-control ] || { echo "SKIP: no loop devices (--data-fs ext4 mounts an image)" >&2; exit 77; }
 
-T=$(mktemp -d /tmp/podnet-bench-smoke.XXXXXX)
+T=$(mktemp -d "/tmp/podnet-test.${PODNET_TEST_ID:-x}.bench-smoke.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-before_fs=$(ls -d /tmp/podnet-bench-fs.* 2>/dev/null | sort || true)
+before_fs=$(ls -d /tmp/*podnet-bench-fs.* 2>/dev/null | sort || true)
 
 # BENCH_BUILD only holds the driver and its helpers here; the binaries are the test build's.
 set +e
@@ -41,9 +41,10 @@ grep -q "no-op/ref: ADD p50" "$T/out" || fail "no no-op bound in the table"
 grep -q "journaled ext4" "$T/err" || fail "--data-fs ext4 was not used"
 
 # Nothing left: namespaces, the image's mount and loop device, the image itself.
-! ip netns list | grep -q '^pnbench' || fail "namespaces left: $(ip netns list | grep '^pnbench')"
+bench_ns() { ip netns list | grep -e '^pnbench' -e "^pn${PODNET_TEST_ID:-none}-bench" || true; }
+[ -z "$(bench_ns)" ] || fail "namespaces left: $(bench_ns)"
 ! grep -q podnet-bench-fs /proc/mounts || fail "a mount left"
 ! losetup -a | grep -q podnet-bench-fs || fail "a loop device left"
-after_fs=$(ls -d /tmp/podnet-bench-fs.* 2>/dev/null | sort || true)
+after_fs=$(ls -d /tmp/*podnet-bench-fs.* 2>/dev/null | sort || true)
 [ "$before_fs" = "$after_fs" ] || fail "an image directory left: $after_fs"
 echo "bench smoke: ok"

@@ -20,6 +20,14 @@ conflist() { # VERSION RANGES
   pn_conf "net${1//./}" '{"cniVersion":"'"$1"'","name":"net'"${1//./}"'","plugins":[{"type":"podnet","ipam":{"type":"podnet-ipam",
     "dataDir":"'"$PN_TMP"'/data","ranges":'"$2"'}}]}'
 }
+# in_subnet ADDRESS RANGES FAMILY: ADDRESS lies in the RANGES' subnet of FAMILY
+# (4|6), by Python's ipaddress, not by podnet's code.
+in_subnet() {
+  local subnet
+  subnet=$(jq -r --arg f "$3" '.[][].subnet | select(contains(":") == ($f == "6"))' <<<"$2")
+  python3 -c 'import ipaddress, sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' \
+    "$1" "$subnet"
+}
 v4='[[{"subnet":"10.10.0.0/24"}]]'
 v6='[[{"subnet":"fd10::/64"}]]'
 dual='[[{"subnet":"10.11.0.0/24"}],[{"subnet":"fd11::/64"}]]'
@@ -44,11 +52,15 @@ for version in 0.3.1 0.4.0 1.0.0; do
     fi
     hostveth=$(jq -r '.interfaces[0].name' <<<"$ra")
 
-    # The kernel agrees with the Result.
-    for f in 4 6; do
+    # One address per configured family, in its subnet; the kernel agrees with the Result.
+    fams=$(jq -r '.[][].subnet | if contains(":") then 6 else 4 end' <<<"${!fam}")
+    pn_expect_eq "$(jq '.ips | length' <<<"$ra")" "$(wc -l <<<"$fams")" "$what: addresses in the Result"
+    for f in $fams; do
       ipa=$(pn_ip "$ra" $f)
-      [ -n "$ipa" ] || continue
       ipb=$(pn_ip "$rb" $f)
+      [ -n "$ipa" ] && [ -n "$ipb" ] || pn_fail "$what: no v$f address in a Result"
+      in_subnet "$ipa" "${!fam}" $f || pn_fail "$what: pod address $ipa is not in the configured v$f subnet"
+      in_subnet "$ipb" "${!fam}" $f || pn_fail "$what: pod address $ipb is not in the configured v$f subnet"
       pn_expect_eq "$(ip -n "$a" -$f -j addr show dev eth0 scope global | jq -r '.[0].addr_info[0].local')" "$ipa" \
         "$what: pod address v$f"
       ip -n "$a" -$f route show default | grep -q "dev eth0" || pn_fail "$what: no v$f default route in pod"
@@ -88,6 +100,11 @@ r=$(pn_plugin "$node" "$PODNET_BIN/podnet" "$conf" CNI_COMMAND=ADD "${env110[@]}
 pn_expect_eq "$(jq -r .cniVersion <<<"$r")" 1.1.0 "1.1.0 result version"
 pn_expect_eq "$(jq -r '.interfaces[1].mtu' <<<"$r")" 1500 "1.1.0 result carries the pod interface MTU"
 pn_expect_eq "$(jq '.ips | length' <<<"$r")" 2 "1.1.0 dual-stack addresses"
+for f in 4 6; do
+  in_subnet "$(pn_ip "$r" $f)" "$dual" $f || pn_fail "1.1.0: pod address $(pn_ip "$r" $f) is not in the configured v$f subnet"
+  pn_expect_eq "$(ip -n "$a" -$f -j addr show dev eth0 scope global | jq -r '.[0].addr_info[0].local')" "$(pn_ip "$r" $f)" \
+    "1.1.0: pod address v$f"
+done
 ip netns exec "$a" ping -c 1 -W 2 192.0.2.10 >/dev/null || pn_fail "1.1.0: pod-to-node ping"
 withprev=$(jq -c --argjson prev "$r" '. + {prevResult: $prev}' <<<"$conf")
 pn_plugin "$node" "$PODNET_BIN/podnet" "$withprev" CNI_COMMAND=CHECK "${env110[@]}" || pn_fail "1.1.0 CHECK"

@@ -1,34 +1,36 @@
 #!/usr/bin/env bash
 # Churn through the real libcni client, in two parts.
 #
-# 1. 100 dual-stack Pods added 8 at a time, all alive together (100 distinct
-#    addresses), then deleted: the node is exactly as before.
-# 2. CHURN_CYCLES ADD+DEL cycles (default 2000) from CHURN_PARALLEL callers
+# 1. CHURN_PODS dual-stack Pods (default 24) added 8 at a time, all alive
+#    together (distinct addresses), then deleted: the node is exactly as before.
+# 2. CHURN_CYCLES ADD+DEL cycles (default 96) from CHURN_PARALLEL callers
 #    (default 16), alternating between an IPv4 and a dual-stack network whose
-#    small ranges make addresses come round again and again. Every ADD's
+#    small ranges (/27, 29 addresses each; at most 16 held at once) make
+#    addresses come round again and again, also with the defaults. Every ADD's
 #    addresses are logged with the time ADD returned and the time DEL was
 #    called: no address may be held by two attachments whose lifetimes
 #    overlap. Each caller leaves one Pod alive at the end: the node then holds
 #    exactly those Pods' links, host routes and leases, and after their DELs it
-#    is exactly as before. `make -f Makefile.e2e soak` runs part 2 with 20,000
-#    cycles.
+#    is exactly as before. The defaults size the test command; soak runs set
+#    the knobs higher (e.g. CHURN_PODS=100 CHURN_CYCLES=20000).
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 
-CYCLES=${CHURN_CYCLES:-2000}
+CYCLES=${CHURN_CYCLES:-96}
 P=${CHURN_PARALLEL:-16}
+N=${CHURN_PODS:-24}
+
 DATA="$PN_TMP/data"
 node=$(pn_node node)
 pn_conf churn '{"cniVersion":"1.0.0","name":"churn","plugins":[{"type":"podnet","ipam":{"type":"podnet-ipam",
   "dataDir":"'"$DATA"'","ranges":[[{"subnet":"10.40.0.0/24"}],[{"subnet":"fd40::/64"}]]}}]}'
 pn_conf churn4 '{"cniVersion":"1.0.0","name":"churn4","plugins":[{"type":"podnet","ipam":{"type":"podnet-ipam",
-  "dataDir":"'"$DATA"'","ranges":[[{"subnet":"10.41.0.0/25"}]]}}]}'
+  "dataDir":"'"$DATA"'","ranges":[[{"subnet":"10.41.0.0/27"}]]}}]}'
 pn_conf churn46 '{"cniVersion":"0.4.0","name":"churn46","plugins":[{"type":"podnet","ipam":{"type":"podnet-ipam",
-  "dataDir":"'"$DATA"'","ranges":[[{"subnet":"10.42.0.0/25"}],[{"subnet":"fd42::/120"}]]}}]}'
+  "dataDir":"'"$DATA"'","ranges":[[{"subnet":"10.42.0.0/27"}],[{"subnet":"fd42::/123"}]]}}]}'
 before=$(pn_state "$node" "$DATA")
 
 if [ "${CHURN_SKIP_BASIC:-0}" != 1 ]; then
-  N=100
   pods=()
   for i in $(seq 1 $N); do pods+=("$(pn_netns "c$i")"); done
   run() { # VERB INDEX
@@ -36,11 +38,19 @@ if [ "${CHURN_SKIP_BASIC:-0}" != 1 ]; then
       { echo "$1 $2: $(cat "$PN_TMP/out.$1.$2")" >>"$PN_TMP/errors"; }
   }
   for verb in add del; do
+    jobs=()
     for i in $(seq 0 $((N - 1))); do
       run $verb "$i" &
-      (((i + 1) % 8 == 0)) && wait
+      jobs+=($!)
+      pn_track $!
+      if (((i + 1) % 8 == 0)); then
+        wait
+        pn_untrack "${jobs[@]}"
+        jobs=()
+      fi
     done
     wait
+    [ ${#jobs[@]} = 0 ] || pn_untrack "${jobs[@]}"
     [ ! -s "$PN_TMP/errors" ] || pn_fail "$(cat "$PN_TMP/errors")"
     if [ $verb = add ]; then
       pn_expect_eq "$(ip -n "$node" -o link show type veth 2>/dev/null | wc -l)" $N "host veths after $N ADDs"
@@ -83,12 +93,16 @@ worker() { # W CYCLES POD
 }
 per=$(((CYCLES + P - 1) / P))
 start=$SECONDS
+workers=()
 for w in $(seq 0 $((P - 1))); do
   ip netns exec "$node" env NETCONFPATH="$PN_TMP/net.d" CNI_PATH="$PODNET_BIN:$REF_CNI" \
     CNI_CACHE_DIR="$PN_TMP/cache" PN_TMP="$PN_TMP" CNITOOL="$CNITOOL" \
     bash -c "set -u; $(declare -f worker); worker $w $per ${cpods[$w]}" &
+  workers+=($!)
+  pn_track $!
 done
 wait
+pn_untrack "${workers[@]}"
 took=$((SECONDS - start))
 [ ! -s "$PN_TMP/errors" ] || pn_fail "$(head -5 "$PN_TMP/errors")"
 cat "$PN_TMP"/log.* >"$PN_TMP/log"
@@ -105,6 +119,7 @@ dups=$(sort -k1,1 -k2,2n "$PN_TMP/log" | awk '
   to > end { end = to; who = $5 }
   END { exit n > 0 }') || pn_fail "duplicate addresses among live attachments:"$'\n'"$dups"
 reuse=$(awk '{print $1}' "$PN_TMP/log" | sort | uniq -c | awk '$1 > 1' | wc -l)
+[ "$reuse" -gt 0 ] || pn_fail "no address came round twice in $total cycles: too few to test reuse"
 
 # Exactly the live Pods remain: their host veths, host routes, leases, and
 # each Pod's eth0 with its address.

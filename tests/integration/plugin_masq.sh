@@ -7,7 +7,7 @@
 # exactly as before.
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
-command -v nft >/dev/null || { echo "SKIP: needs nft(8)" >&2; exit 77; }
+command -v nft >/dev/null || pn_skip "needs nft(8)"
 
 node=$(pn_node node)
 # "outside": a host beyond the node, on 198.51.100.0/24 and 2001:db8:100::/64,
@@ -128,13 +128,16 @@ run() { # VERB INDEX
     echo "$1 $2: $(cat "$PN_TMP/out.$1.$2")" >>"$PN_TMP/errors"
 }
 batch() { # "VERB INDEX"...
-  local k=0 job
+  local k=0 job pids=()
   for job in "$@"; do
     run $job &
+    pids+=($!)
+    pn_track $!
     k=$((k + 1))
     ((k % 8 == 0)) && wait
   done
   wait
+  pn_untrack "${pids[@]}"
   [ ! -s "$PN_TMP/errors" ] || pn_fail "$(cat "$PN_TMP/errors")"
 }
 elements() { ip netns exec "$node" nft -j list ruleset | jq -r '.nftables[] | select(.set.table == "podnet") | .set.elem[]? | select(type == "object" and has("elem")) | .elem.val' | sort; }

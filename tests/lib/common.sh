@@ -22,9 +22,16 @@ PN_TMP=$(mktemp -d "/tmp/podnet-test.$PN_ID.XXXXXX")
 
 pn_cleanup() {
   local rc=$?
-  local pid ns
-  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
-  while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
+  local pid start ns
+  # Exit status 77 means "skipped" to ctest: only pn_skip may give it.
+  if [ $rc = 77 ] && [ "${PN_SKIPPED:-0}" != 1 ]; then
+    echo "FAIL: exit status 77 without pn_skip (a failure, not a skip)" >&2
+    rc=1
+  fi
+  while read -r pid start; do
+    [ "$(pn_start_time "$pid")" = "$start" ] && kill "$pid" 2>/dev/null
+  done <"$PN_TMP/pids.list"
+  while read -r pid _; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
   while read -r ns; do ip netns delete "$ns" 2>/dev/null || true; done <"$PN_TMP/netns.list"
   # Mounts below the temp dir (deepest first) would keep rm from removing it.
   awk -v p="$PN_TMP/" 'index($2, p) == 1 {print $2}' /proc/mounts | sort -r |
@@ -53,8 +60,32 @@ pn_node() {
   echo "$n"
 }
 
-# pn_track PID: a process of the test's, ended by PID at cleanup.
-pn_track() { echo "$1" >>"$PN_TMP/pids.list"; }
+# pn_start_time PID: the process's start time (clock ticks after boot), empty
+# when it is gone: with the PID it names one process, even after PID reuse.
+pn_start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) } # fields after the command name, which may hold spaces
+  awk '{print $20}' <<<"$stat"
+}
+
+# pn_track PID: a process of the test's, ended by PID at cleanup (only while
+# it is the same process: its start time is recorded with it).
+pn_track() { echo "$1 $(pn_start_time "$1")" >>"$PN_TMP/pids.list"; }
+
+# pn_untrack PID...: processes already waited for, dropped from cleanup's list.
+pn_untrack() {
+  local keep
+  keep=$(awk 'NR == FNR {gone[$1]; next} !($1 in gone)' <(printf '%s\n' "$@") "$PN_TMP/pids.list")
+  printf '%s\n' "$keep" | sed '/^$/d' >"$PN_TMP/pids.list"
+}
+
+# pn_skip REASON: ends the test as skipped (exit 77), saying why.
+pn_skip() {
+  echo "SKIP: $*" >&2
+  PN_SKIPPED=1
+  exit 77
+}
 
 pn_fail() { echo "FAIL: $*" >&2; exit 1; }
 pn_pass() { echo "ok: $*"; }

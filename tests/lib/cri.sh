@@ -149,9 +149,15 @@ EOF
 # cri ARGS...: the CRI client against the current CRI_SOCK, Pods under the test's cgroup.
 cri() { "$CRI_CLIENT" -a "$CRI_SOCK" -p "/$CRI_CGROUP" "$@"; }
 
-# cri_runp NAME: runs a Pod sandbox, prints {"id", "ms"}; its netns (once known
-# by cri_status) is deleted at cleanup if the test fails before removing it.
-cri_runp() { cri runp "$1" "uid-$1-$PN_ID" podnet-test; }
+# cri_runp NAME: runs a Pod sandbox, prints {"id", "ms"}. Its netns is
+# registered for cleanup as soon as RunPodSandbox returns (cri_status), before
+# anything else can fail; a RunPodSandbox that fails removes its own netns.
+cri_runp() {
+  local out
+  out=$(cri runp "$1" "uid-$1-$PN_ID" podnet-test) || return
+  cri_status "$(jq -r .id <<<"$out")" >/dev/null || return
+  echo "$out"
+}
 
 # cri_status ID: PodSandboxStatus as JSON (see tests/cri/main.go); registers the netns for cleanup.
 cri_status() {
@@ -217,7 +223,9 @@ cri_cleanup() {
       grep -e 'level=error' -e 'level=warning' "$d/containerd.log" | tail -n 15 | cut -c1-600 >&2 || true
     done <"$PN_TMP/cri.dirs"
   fi
-  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
+  while read -r pid start; do
+    [ "$(pn_start_time "$pid")" = "$start" ] && kill "$pid" 2>/dev/null
+  done <"$PN_TMP/pids.list"
   # A PID file may outlive its process: only a process in this test's cgroup
   # is killed. Shims (found by the address of their containerd, a path in
   # this test's temp dir, in their command line) go after the sandboxes they
@@ -236,7 +244,7 @@ cri_cleanup() {
   while read -r d; do
     for pid in $(cri_shims "$d"); do kill -9 "$pid" 2>/dev/null || true; done
   done <"$PN_TMP/cri.dirs"
-  while read -r pid; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
+  while read -r pid _; do wait "$pid" 2>/dev/null || true; done <"$PN_TMP/pids.list"
   awk -v t="$PN_TMP" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     while read -r d; do umount -l "$d" 2>/dev/null || true; done
   for d in $(cri_cgroups); do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done

@@ -280,9 +280,14 @@ TEST_CASE("http stream: chunked body, lines split across chunks, last line witho
 }
 
 TEST_CASE("http stream: onDrained runs once per burst, after its lines, when nothing more is waiting") {
-  ScriptedServer server([](int fd, const std::atomic<bool>&) {
+  // The second burst goes once the client drained the first (or, if it never
+  // does, after a deadline that only ends a hang): two bursts, on any machine.
+  std::atomic<bool> firstDrained{false};
+  ScriptedServer server([&firstDrained](int fd, const std::atomic<bool>& stopping) {
     sendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\na\nb\nc\n\r\n");
-    std::this_thread::sleep_for(150ms);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!firstDrained && !stopping && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
     sendAll(fd, "4\r\nd\ne\n\r\n0\r\n\r\n");
   });
   boost::asio::io_context io;
@@ -291,7 +296,10 @@ TEST_CASE("http stream: onDrained runs once per burst, after its lines, when not
   std::vector<std::size_t> drainedAt;
   std::optional<Result<void>> done;
   Request req;
-  req.onDrained = [&] { drainedAt.push_back(lines.size()); };
+  req.onDrained = [&] {
+    drainedAt.push_back(lines.size());
+    if (lines.size() == 3) firstDrained = true;
+  };
   auto stream = client.stream(
       req, [&](std::string_view line) { lines.emplace_back(line); },
       [&](Result<void> r) { done = std::move(r); });

@@ -58,7 +58,11 @@ TEST_CASE("masquerade: the marker comment names the content, in a script and in 
   const std::vector<Node> one{{.name = "n1", .podCidrs = {*ip::Prefix::parse("10.244.1.0/24")}}};
   auto two = one;
   two.push_back({.name = "n2", .podCidrs = {*ip::Prefix::parse("10.244.2.0/24")}});
-  CHECK(masqueradeMarker(renderMasquerade(one, "n1")) == masqueradeMarker(renderMasquerade(one, "n1")));
+  // The same content from other inputs (nodes in another order, addresses,
+  // which the script does not hold): the same marker, so no needless reload.
+  std::vector<Node> same{two[1], two[0]};
+  same[1].addresses = {*ip::Address::parse("192.168.77.11")};
+  CHECK(masqueradeMarker(renderMasquerade(same, "n1")) == masqueradeMarker(renderMasquerade(two, "n1")));
   CHECK(masqueradeMarker(renderMasquerade(one, "n1")) != masqueradeMarker(renderMasquerade(two, "n1")));
   CHECK(masqueradeMarker("table inet podnetd {\n\tcomment \"podnetd:0123456789abcdef\"\n\tset local4 {") ==
         "podnetd:0123456789abcdef");

@@ -9,6 +9,8 @@ namespace podnet::daemon {
 namespace {
 
 using test::FakeKernel;
+using test::removed;
+using test::replaced;
 using test::v4;
 using test::v6;
 
@@ -37,6 +39,11 @@ TEST_CASE("reconcile: programs every remote pod CIDR, then a second pass changes
   REQUIRE(first.ok());
   CHECK(first->replaced == 4);
   CHECK(first->programmed.size() == 4);
+  const std::vector wanted{
+      replaced(v4("10.244.2.0/24", "192.168.77.12", 3)), replaced(v4("10.244.3.0/24", "192.168.77.13", 3)),
+      replaced(v6("fd00:10:244:2::/64", "fd77::12", 3)), replaced(v6("fd00:10:244:3::/64", "fd77::13", 3))};
+  CHECK(k.changes.size() == wanted.size());
+  CHECK(std::is_permutation(k.changes.begin(), k.changes.end(), wanted.begin(), wanted.end()));
   CHECK(k.table.size() == 6);
   k.changes.clear();
   const auto second = reconcile(k, cluster(), "n1");
@@ -54,8 +61,8 @@ TEST_CASE("reconcile: a node removed from the list loses its routes, other route
   const auto r = reconcile(k, nodes, "n1");
   REQUIRE(r.ok());
   CHECK(r->removed == 2);
-  CHECK(k.changes == std::vector<std::string>{"remove " + describe(v4("10.244.3.0/24", "192.168.77.13", 3)),
-                                              "remove " + describe(v6("fd00:10:244:3::/64", "fd77::13", 3))});
+  CHECK(k.changes == std::vector{removed(v4("10.244.3.0/24", "192.168.77.13", 3)),
+                                 removed(v6("fd00:10:244:3::/64", "fd77::13", 3))});
   CHECK(k.table.size() == 4);  // the two non-podnet routes and n2's
 }
 
@@ -65,8 +72,7 @@ TEST_CASE("reconcile: a route deleted by hand is restored, and only it") {
   std::erase(k.table, v6("fd00:10:244:2::/64", "fd77::12", 3));
   k.changes.clear();
   REQUIRE(reconcile(k, cluster(), "n1").ok());
-  CHECK(k.changes ==
-        std::vector<std::string>{"replace " + describe(v6("fd00:10:244:2::/64", "fd77::12", 3))});
+  CHECK(k.changes == std::vector{replaced(v6("fd00:10:244:2::/64", "fd77::12", 3))});
 }
 
 TEST_CASE("reconcile: stale podnet routes left by an earlier run are deleted at start") {
