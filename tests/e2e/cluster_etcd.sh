@@ -3,19 +3,26 @@
 # runs in the underlay namespace; each podnetd leases its pod CIDRs there.
 #   - every node routes to every other node's leased subnets
 #   - the time from a store change to the route in every node's kernel, for
-#     1 and for 500 simultaneous node changes (one transaction), added and removed
+#     1 and for PN_ETCD_MANY simultaneous node changes (one transaction), added
+#     and removed
 #   - node removal (daemon stopped, lease expires: its routes go everywhere)
 #     and addition (the daemon back: routes come back)
 #   - a daemon restart (SIGKILL) reclaims its subnet: no route changes anywhere
 #   - a node cut off from etcd for longer than its TTL keeps its routes, catches
 #     up on what changed meanwhile, and re-leases the same subnet
-#   - etcd down for 60 s: no route deleted, added or replaced on any node
+#   - etcd down (PN_ETCD_OUTAGE s, and at least until every node noticed and
+#     resynced twice): no route deleted, added or replaced on any node
+# Sizes (soak runs raise them): PN_ETCD_OUTAGE seconds of outage (default 0:
+# as long as the conditions take), PN_ETCD_MANY changes in one transaction
+# (default 50), PN_ETCD_SINGLES single-change rounds (default 1).
 set -euo pipefail
 source "$PODNET_SRC/tests/lib/common.sh"
 source "$PODNET_SRC/tests/lib/cluster.sh"
 source "$PODNET_SRC/tests/lib/etcd.sh"
 
-OUTAGE=${PN_ETCD_OUTAGE:-60}
+OUTAGE=${PN_ETCD_OUTAGE:-0}
+MANY=${PN_ETCD_MANY:-50}
+SINGLES=${PN_ETCD_SINGLES:-1}
 u=$(pn_underlay)
 declare -A node pid
 for i in 1 2 3; do node[$i]=$(pn_cluster_node "$u" "$i"); done
@@ -26,7 +33,7 @@ for i in 1 2 3; do
 done
 # wait_leases N [SECONDS]: waits until etcd holds N leases.
 wait_leases() {
-  local deadline=$((SECONDS + ${2:-10}))
+  local deadline=$((SECONDS + ${2:-$PN_DEADLINE}))
   until [ "$(pn_etcd_leases | wc -l)" = "$1" ]; do
     [ $SECONDS -lt $deadline ] || pn_fail "expected $1 leases, got: $(pn_etcd_leases)"
     sleep 0.1
@@ -34,7 +41,7 @@ wait_leases() {
 }
 # wait_log NODE_I MSG COUNT: waits until node I's log holds more than COUNT lines with MSG.
 wait_log() {
-  local deadline=$((SECONDS + 15))
+  local deadline=$((SECONDS + PN_DEADLINE))
   until [ "$(grep -c "\"msg\":\"$2\"" "$PN_TMP/node$1/podnetd.log")" -gt "$3" ]; do
     [ $SECONDS -lt $deadline ] || pn_fail "node$1: no new '$2' in its log"
     sleep 0.1
@@ -54,7 +61,7 @@ pn_pass "3 nodes leased distinct subnets ($(pn_etcd_leases | awk '{print $1 "=" 
 # all_have PATTERN COUNT: waits until every node holds COUNT podnet routes
 # whose line starts with the grep -E PATTERN.
 all_have() {
-  local pattern=$1 want=$2 i got deadline=$((SECONDS + 30))
+  local pattern=$1 want=$2 i got deadline=$((SECONDS + PN_DEADLINE))
   declare -A seen=()
   while [ ${#seen[@]} -lt 3 ]; do
     for i in 1 2 3; do
@@ -72,23 +79,15 @@ all_have() {
 # node the time from just before CMD to the last matching route event in its
 # kernel (as `ip -ts monitor route` in the node stamps it).
 measure() {
-  local label=$1 pattern=$2 want=$3 i t0 last out=""
+  local label=$1 pattern=$2 want=$3 i t0 last ev out=""
   shift 3
-  local mon=()
-  for i in 1 2 3; do
-    ip -n "${node[$i]}" -ts monitor route >"$PN_TMP/lat$i.txt" 2>&1 &
-    mon+=($!)
-    pn_track $!
-  done
-  sleep 0.3
+  for i in 1 2 3; do pn_monitor_start "${node[$i]}" -ts; done
   t0=$(date +%s%N)
   "$@" >/dev/null
   all_have "$pattern" "$want"
-  sleep 0.2
-  kill "${mon[@]}"
-  wait "${mon[@]}" 2>/dev/null || true
   for i in 1 2 3; do
-    last=$(grep -E "^\[[^]]*\] (Deleted )?$pattern" "$PN_TMP/lat$i.txt" | tail -1 | sed 's/^\[\([^]]*\)\].*/\1/')
+    ev=$(pn_monitor_stop "${node[$i]}")
+    last=$(grep -E "^\[[^]]*\] (Deleted )?$pattern" <<<"$ev" | tail -1 | sed 's/^\[\([^]]*\)\].*/\1/') || true
     [ -n "$last" ] || pn_fail "no route event matching $pattern on node$i"
     out+="node$i $((($(date -d "$last" +%s%N) - t0) / 1000000)) ms, "
   done
@@ -98,7 +97,7 @@ measure() {
 # One change: an outside lease put, then deleted, through the gateway (curl:
 # no etcdctl start-up inside the measurement).
 b64() { printf '%s' "$1" | base64 -w0; }
-for k in 1 2 3; do
+for ((k = 1; k <= SINGLES; k++)); do
   key=$(b64 "${PN_ETCD_PREFIX}10.244.25$k.0-24")
   value=$(b64 "{\"name\":\"ext$k\",\"addresses\":[\"192.168.77.9$k\"],\"podCIDRs\":[\"10.244.25$k.0/24\"]}")
   measure "1 change (put)   " "10\.244\.25$k\.0/24 via 192\.168\.77\.9$k " 1 \
@@ -106,14 +105,14 @@ for k in 1 2 3; do
   measure "1 change (delete)" "10\.244\.25$k\.0/24 " 0 pn_etcd_post /v3/kv/deleterange "{\"key\":\"$key\"}"
 done
 
-# 500 changes in one transaction (one revision), then one range delete.
-body=$(jq -nc --arg p "$PN_ETCD_PREFIX" '{success: [range(0; 500) as $k |
+# $MANY changes in one transaction (one revision), then one range delete.
+body=$(jq -nc --arg p "$PN_ETCD_PREFIX" --argjson n "$MANY" '{success: [range(0; $n) as $k |
   "10.250.\($k / 4 | floor).\(($k % 4) * 64)" as $net |
   {request_put: {key: ($p + $net + "-26" | @base64),
                  value: ({name: "scale\($k)", addresses: ["192.168.77.\(100 + $k % 50)"],
                           podCIDRs: ["\($net)/26"]} | tojson | @base64)}}]}')
-measure "500 changes (put)   " '10\.250\.' 500 pn_etcd_post /v3/kv/txn "$body"
-measure "500 changes (delete)" '10\.250\.' 0 pn_etcd_post /v3/kv/deleterange \
+measure "$MANY changes (put)   " '10\.250\.' "$MANY" pn_etcd_post /v3/kv/txn "$body"
+measure "$MANY changes (delete)" '10\.250\.' 0 pn_etcd_post /v3/kv/deleterange \
   "{\"key\":\"$(b64 "${PN_ETCD_PREFIX}10.250.")\",\"range_end\":\"$(b64 "${PN_ETCD_PREFIX}10.250/")\"}"
 [ -z "$(pn_etcdctl get --prefix "${PN_ETCD_PREFIX}10.250." --keys-only)" ] || pn_fail "scale leases left in etcd"
 for i in 1 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i"; done
@@ -124,7 +123,7 @@ pn_pass "store changes reach every node's kernel (latencies above)"
 kill -TERM "${pid[3]}"
 wait "${pid[3]}" || pn_fail "podnetd on node3 did not exit cleanly"
 t0=$(pn_now_ms)
-wait_leases 4 $((PN_ETCD_TTL + 10))
+wait_leases 4 $((PN_ETCD_TTL + PN_DEADLINE))
 for i in 1 2; do pn_wait_etcd_routes "${node[$i]}" "node$i"; done
 [ "$(pn_etcd_subnets node3)" = "" ] || pn_fail "node3's leases still in etcd"
 pn_pass "node3 removed: its lease expired and its routes left nodes 1 and 2 after $(($(pn_now_ms) - t0)) ms (TTL ${PN_ETCD_TTL} s)"
@@ -142,25 +141,24 @@ snapshot() {
     { ip -n "${node[$i]}" -4 -j route show proto $PN_PROTO; ip -n "${node[$i]}" -6 -j route show proto $PN_PROTO; } | jq -c .
   done
 }
-# monitor_start / monitor_check: `ip monitor route` in every node; no pod CIDR
-# route may be added, replaced or deleted meanwhile.
+# monitor_start / monitor_check: a route-event window in every node; no route
+# may be added, replaced or deleted meanwhile.
 monitor_start() {
   local i
-  mon=()
-  for i in 1 2 3; do
-    ip -n "${node[$i]}" monitor route >"$PN_TMP/monitor$i.txt" 2>&1 &
-    mon+=($!)
-    pn_track $!
-  done
-  sleep 0.3
+  for i in 1 2 3; do pn_monitor_start "${node[$i]}"; done
 }
 monitor_check() {
-  local i
-  kill "${mon[@]}"
-  wait "${mon[@]}" 2>/dev/null || true
+  local i ev
   for i in 1 2 3; do
-    if grep -e '10\.244\.' -e 'fd00:10:244:' "$PN_TMP/monitor$i.txt"; then pn_fail "$1: route events on node$i (above)"; fi
+    ev=$(pn_monitor_stop "${node[$i]}")
+    pn_expect_eq "$ev" "" "$1: route events on node$i"
   done
+}
+# resynced N: waits until every node has made N more reconcile passes (one per
+# 2 s resync): each has seen what etcd holds by then.
+resynced() {
+  local i
+  pn_wait_reconciles "$1" "${node[@]}"
 }
 
 # Daemon restart: SIGKILL node1's podnetd and start it again; it reclaims the
@@ -175,7 +173,7 @@ pn_podnetd_etcd "${node[1]}" 1
 pid[1]=$PN_PID
 pn_wait_ready "${node[1]}"
 wait_log 1 "etcd: in sync" "$synced"
-sleep 1
+resynced 2
 monitor_check "restart"
 pn_expect_eq "$(pn_etcd_leases)" "$leases_before" "leases across node1's restart"
 pn_expect_eq "$(snapshot)" "$routes_before" "routes across node1's restart"
@@ -188,41 +186,51 @@ pn_pass "SIGKILL + restart of node1: same subnets reclaimed, no route event on a
 # node1 re-leases the same subnets.
 mine=$(pn_etcd_subnets node1)
 routes1=$(pn_routes "${node[1]}")
+late="10.244.240.0/24 via 192.168.77.99 dev eth0"
 ip -n "${node[1]}" route add blackhole "$PN_ETCD_IP/32"
-wait_leases 4 $((PN_ETCD_TTL + 10))
+pn_monitor_start "${node[1]}"
+wait_leases 4 $((PN_ETCD_TTL + PN_DEADLINE))
 for i in 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i"; done
 pn_etcdctl put "${PN_ETCD_PREFIX}10.244.240.0-24" '{"name":"late","addresses":["192.168.77.99"],"podCIDRs":["10.244.240.0/24"]}' >/dev/null
-sleep 1
+for i in 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i" "" "$late"; done
+# node1 keeps reconciling while cut off: two passes after the others moved on.
+pn_wait_reconciles 2 "${node[1]}"
+pn_expect_eq "$(pn_monitor_stop "${node[1]}")" "" "route events on node1 while cut off"
 pn_expect_eq "$(pn_routes "${node[1]}")" "$routes1" "node1's routes while cut off"
 ip -n "${node[1]}" route del blackhole "$PN_ETCD_IP/32"
-wait_leases 7 15
-for i in 1 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i"; done
+wait_leases 7
+for i in 1 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i" "" "$late"; done
 pn_expect_eq "$(pn_etcd_subnets node1)" "$mine" "node1's subnets after its lease expired"
-ip -n "${node[1]}" route show proto $PN_PROTO | grep -q '^10\.244\.240\.0/24 ' || pn_fail "node1 missed the late node"
 pn_etcdctl del "${PN_ETCD_PREFIX}10.244.240.0-24" >/dev/null
 for i in 1 2 3; do pn_wait_etcd_routes "${node[$i]}" "node$i"; done
 pn_pass "node1 cut off past its TTL: routes kept, caught up, same subnets re-leased"
 
-# etcd down for $OUTAGE s: every route stays, nothing flaps; back, every
-# daemon catches up on its own (no restart) and the leases are unchanged.
+# etcd down: every route stays, nothing flaps, while every node notices the
+# outage and resyncs twice (and for PN_ETCD_OUTAGE s); back, every daemon
+# catches up on its own (no restart) and the leases are unchanged.
 leases_before=$(pn_etcd_leases)
 routes_before=$(snapshot)
+declare -A failed back
+for i in 1 2 3; do failed[$i]=$(count_log "$i" "etcd: request failed; retrying"); done
 monitor_start
 pn_etcd_stop
-for ((s = 0; s < OUTAGE; s += 10)); do
-  sleep $((OUTAGE - s < 10 ? OUTAGE - s : 10))
-  pn_expect_eq "$(snapshot)" "$routes_before" "routes ${s}+ s into the etcd outage"
+t0=$SECONDS
+for i in 1 2 3; do wait_log "$i" "etcd: request failed; retrying" "${failed[$i]}"; done
+resynced 2
+while [ $((SECONDS - t0)) -lt "$OUTAGE" ]; do
+  sleep 1
+  pn_expect_eq "$(snapshot)" "$routes_before" "routes $((SECONDS - t0)) s into the etcd outage"
 done
-for i in 1 2 3; do grep -q '"msg":"etcd: request failed; retrying"' "$PN_TMP/node$i/podnetd.log" || pn_fail "node$i did not notice the outage"; done
-declare -A back
+pn_expect_eq "$(snapshot)" "$routes_before" "routes during the etcd outage"
+outage=$((SECONDS - t0))
 for i in 1 2 3; do back[$i]=$(count_log "$i" "etcd: back in sync"); done
 t0=$(pn_now_ms)
 pn_etcd_start "$u"
 for i in 1 2 3; do wait_log "$i" "etcd: back in sync" "${back[$i]}"; done
-resynced=$(($(pn_now_ms) - t0))
-sleep 1
+resynced_ms=$(($(pn_now_ms) - t0))
+resynced 2
 monitor_check "the etcd outage"
 pn_expect_eq "$(snapshot)" "$routes_before" "routes after the etcd outage"
 pn_expect_eq "$(pn_etcd_leases)" "$leases_before" "leases after the etcd outage"
 for i in 1 2 3; do kill -0 "${pid[$i]}" || pn_fail "podnetd on node$i died"; done
-pn_pass "etcd down ${OUTAGE} s: no route event on any node; all back in sync ${resynced} ms after etcd (restart included)"
+pn_pass "etcd down ${outage} s: no route event on any node; all back in sync ${resynced_ms} ms after etcd (restart included)"

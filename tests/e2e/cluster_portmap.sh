@@ -48,11 +48,11 @@ echo "hello from the pod" >"$PN_TMP/www/index.html"
 ip netns exec "$pod" python3 -m http.server 80 --bind :: --directory "$PN_TMP/www" \
   </dev/null >"$PN_TMP/http.log" 2>&1 &
 pn_track $!
-for _ in $(seq 100); do
-  ip netns exec "$pod" ss -Hltn 'sport = :80' | grep -q . && break
+deadline=$((SECONDS + PN_DEADLINE))
+until ip netns exec "$pod" ss -Hltn 'sport = :80' | grep -q .; do
+  [ $SECONDS -lt $deadline ] || pn_fail "the Pod's server never listened"
   sleep 0.05
 done
-ip netns exec "$pod" ss -Hltn 'sport = :80' | grep -q . || pn_fail "the Pod's server never listened"
 
 # portmap's per-container DNAT chain, in both families.
 # (Saved first: grep -q closing the pipe early would fail the pipeline.)
@@ -65,7 +65,7 @@ dn6=$(grep -- "-j DNAT --to-destination \[$ip6\]:80" <<<"$v6" | awk '{print $2}'
 [[ $dn4 == CNI-DN-* && $dn6 == CNI-DN-* ]] || pn_fail "portmap DNAT chains: '$dn4' '$dn6'"
 
 get() { # NODE URL: the body, or fail
-  ip netns exec "$1" curl -sf --max-time 3 "$2" || pn_fail "GET $2 from $1: no answer"
+  ip netns exec "$1" curl -sf --max-time 20 "$2" || pn_fail "GET $2 from $1: no answer"
 }
 pn_expect_eq "$(get "$n2" http://192.168.77.11:8080/)" "hello from the pod" "node2 -> node1:8080 (IPv4)"
 pn_expect_eq "$(get "$n2" "http://[fd77::11]:8080/")" "hello from the pod" "node2 -> node1:8080 (IPv6)"

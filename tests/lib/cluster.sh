@@ -71,12 +71,46 @@ pn_podnetd() {
   pn_track "$PN_PID"
 }
 
+# Deadlines below catch hangs, not slowness: generous enough for a loaded,
+# sanitized build on a machine several times slower than a developer's.
+PN_DEADLINE=${PN_DEADLINE:-60}
+
 # pn_http NODE PATH: GET http://127.0.0.1:9650PATH inside NODE.
-pn_http() { ip netns exec "$1" curl -sf --max-time 2 "http://127.0.0.1:9650$2"; }
+pn_http() { ip netns exec "$1" curl -sf --max-time 20 "http://127.0.0.1:9650$2"; }
+
+# pn_metric NODE NAME: the value of podnetd's metric NAME in NODE.
+pn_metric() {
+  local v
+  v=$(pn_http "$1" /metrics | awk -v k="$2" '$1 == k {print $2}')
+  [ -n "$v" ] || pn_fail "no metric $2 from podnetd in $1"
+  echo "$v"
+}
+
+# pn_wait_metric NODE NAME MIN [SECONDS]: waits until podnetd's metric NAME in
+# NODE is >= MIN (e.g. the reconcile counter, to span resyncs without a sleep).
+pn_wait_metric() {
+  local n=$1 k=$2 min=$3 deadline=$((SECONDS + ${4:-$PN_DEADLINE})) v
+  while :; do
+    v=$(pn_http "$n" /metrics | awk -v k="$k" '$1 == k {print $2}') || v=""
+    [ -n "$v" ] && awk -v v="$v" -v m="$min" 'BEGIN {exit !(v >= m)}' && return 0
+    [ $SECONDS -lt $deadline ] || pn_fail "podnetd in $n: $k is '$v' after ${4:-$PN_DEADLINE} s, expected >= $min"
+    sleep 0.05
+  done
+}
+
+# pn_wait_reconciles N NODE...: waits until podnetd in each NODE has made N
+# more reconcile passes than now (a resync makes one each interval).
+pn_wait_reconciles() {
+  local n=$1 node
+  shift
+  local -A now
+  for node in "$@"; do now[$node]=$(pn_metric "$node" podnetd_reconcile_total); done
+  for node in "$@"; do pn_wait_metric "$node" podnetd_reconcile_total $((now[$node] + n)); done
+}
 
 # pn_wait_ready NODE [SECONDS]: waits for podnetd's /healthz in NODE.
 pn_wait_ready() {
-  local n=$1 deadline=$((SECONDS + ${2:-10}))
+  local n=$1 deadline=$((SECONDS + ${2:-$PN_DEADLINE}))
   until pn_http "$n" /healthz >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || pn_fail "podnetd in $n not ready"
     sleep 0.05
@@ -91,7 +125,7 @@ pn_routes() {
 
 # pn_wait_routes NODE EXPECTED [SECONDS]: waits until pn_routes NODE is EXPECTED.
 pn_wait_routes() {
-  local n=$1 want=$2 deadline=$((SECONDS + ${3:-5})) got
+  local n=$1 want=$2 deadline=$((SECONDS + ${3:-$PN_DEADLINE})) got
   while :; do
     got=$(pn_routes "$n")
     [ "$got" = "$want" ] && return 0
@@ -118,6 +152,18 @@ pn_cni_node() {
     CNI_CACHE_DIR="$PN_TMP/node$i/cache" CNI_CONTAINERID="ctr-$pod" "$CNITOOL" "$verb" podnet "/run/netns/$pod"
 }
 
+# pn_wait_ping NS ADDR...: waits until NS gets an echo reply from each ADDR
+# (a fresh veth may take a moment to pass packets; IPv6 addresses too).
+pn_wait_ping() {
+  local ns=$1 a deadline=$((SECONDS + PN_DEADLINE))
+  shift
+  for a in "$@"; do
+    until ip netns exec "$ns" ping -c 1 -W 1 "$a" >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || pn_fail "no echo reply from $a in $ns"
+    done
+  done
+}
+
 # pn_now_ms: milliseconds since the epoch.
 pn_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -136,4 +182,68 @@ pn_cluster_pair() {
   pn_wait_ready "$PN_N2"
   pn_wait_routes "$PN_N1" "$(pn_expected_routes 1 1 2)"
   pn_wait_routes "$PN_N2" "$(pn_expected_routes 2 1 2)"
+}
+
+# Route-event windows. Silence from `ip monitor route` proves nothing unless it
+# was listening, and its output is complete only up to what it has printed.
+# pn_monitor_start opens a window once the monitor has printed a marker (a
+# blackhole route added and deleted in the node's private table 4242, which
+# podnetd ignores: it watches the main table only); pn_monitor_stop closes it
+# with a second marker. A netlink socket gets its events in order, so once the
+# second marker is printed, so is every route event before it. No sleeps: each
+# wait is for a line, with a deadline that only catches a hang.
+PN_MON_TABLE=4242
+PN_MON_STOP=198.51.100.1
+
+# _pn_monitor_mark NODE FILE ADDR POLLS: adds and deletes marker ADDR in NODE;
+# true once FILE shows its deletion, false after POLLS looks 10 ms apart.
+_pn_monitor_mark() {
+  local n=$1 f=$2 a=$3 polls=$4
+  ip -n "$n" route add blackhole "$a/32" table $PN_MON_TABLE
+  ip -n "$n" route del blackhole "$a/32" table $PN_MON_TABLE
+  until grep -qF "Deleted blackhole $a table $PN_MON_TABLE " "$f"; do
+    ((polls-- > 0)) || return 1
+    sleep 0.01
+  done
+}
+
+# pn_monitor_start NODE [IP_OPTION...]: starts `ip IP_OPTION... monitor route`
+# in NODE (tracked; e.g. -ts for timestamps) and returns once it is shown to be
+# listening. One window per node at a time.
+pn_monitor_start() {
+  local n=$1 f="$PN_TMP/monitor.$1" k=0 deadline=$((SECONDS + PN_DEADLINE))
+  shift
+  [ ! -e "$f.pid" ] || pn_fail "a route monitor already runs in $n"
+  : >"$f.txt"
+  ip -n "$n" "$@" monitor route >>"$f.txt" 2>&1 &
+  echo $! >"$f.pid"
+  pn_track $!
+  # A marker made before the monitor subscribed is never printed: make new
+  # ones (203.0.113.1, .2, ...), each waited for longer (to 1 s), until one is.
+  until _pn_monitor_mark "$n" "$f.txt" "203.0.113.$((++k))" $((k < 10 ? 10 * k : 100)); do
+    kill -0 "$(cat "$f.pid")" 2>/dev/null || pn_fail "ip monitor in $n exited: $(cat "$f.txt")"
+    if [ $SECONDS -ge $deadline ] || [ $k -ge 250 ]; then pn_fail "ip monitor in $n never printed a marker"; fi
+  done
+}
+
+# pn_monitor_stop NODE: closes NODE's window; prints the route events of the
+# window (between the markers, markers excluded), one per line. Left out too:
+# the kernel's own entries in the local table (an address becoming usable, as
+# an IPv6 link-local one after DAD, on the kernel's schedule); podnetd never
+# writes that table.
+pn_monitor_stop() {
+  local n=$1 f="$PN_TMP/monitor.$1" pid
+  pid=$(cat "$f.pid")
+  _pn_monitor_mark "$n" "$f.txt" $PN_MON_STOP $((PN_DEADLINE * 100)) || pn_fail "ip monitor in $n never printed its closing marker"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  rm -f "$f.pid"
+  # A full socket buffer drops events: then the window proves nothing.
+  if grep -qi -e 'No buffer space' -e 'receive error' "$f.txt"; then pn_fail "ip monitor in $n lost events: $(grep -i -e 'No buffer space' -e 'receive error' "$f.txt" | head -3)"; fi
+  awk -v t=" table $PN_MON_TABLE" -v stop="blackhole $PN_MON_STOP table $PN_MON_TABLE" '
+    !open { if ($0 ~ /(^|\] )Deleted blackhole 203\.0\.113\.[0-9]+ table / && index($0, t)) open = 1; next }
+    index($0, stop) { exit }
+    /(^|\] )(Deleted )?blackhole 203\.0\.113\.[0-9]+ table / && index($0, t) { next }
+    / table local / && / proto kernel / { next }
+    { print }' "$f.txt"
 }

@@ -49,8 +49,8 @@ pn_apiserver() {
     --state "$PN_KUBE/state.json" "$@" </dev/null >>"$PN_KUBE/apiserver.log" 2>&1 &
   PN_APISERVER_PID=$!
   pn_track "$PN_APISERVER_PID"
-  deadline=$((SECONDS + 10))
-  until ip netns exec "$u" curl -sf --max-time 1 http://127.0.0.1:6444/stats >/dev/null 2>&1; do
+  deadline=$((SECONDS + PN_DEADLINE))
+  until ip netns exec "$u" curl -sf --max-time 5 http://127.0.0.1:6444/stats >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || pn_fail "test API server did not start: $(tail -5 "$PN_KUBE/apiserver.log")"
     sleep 0.05
   done
@@ -69,7 +69,7 @@ pn_kctl() {
     printf '%s' "$3" | ip netns exec "$1" curl -sf --max-time 30 -X POST -H 'Content-Type: application/json' \
       --data-binary @- "http://127.0.0.1:6444$2"
   else
-    ip netns exec "$1" curl -sf --max-time 5 "http://127.0.0.1:6444$2"
+    ip netns exec "$1" curl -sf --max-time 30 "http://127.0.0.1:6444$2"
   fi
 }
 
@@ -151,7 +151,7 @@ pn_kube_podnetd() {
 
 # pn_wait_log FILE PATTERN [SECONDS]: waits until FILE has a line matching PATTERN (grep -E).
 pn_wait_log() {
-  local f=$1 pat=$2 deadline=$((SECONDS + ${3:-5}))
+  local f=$1 pat=$2 deadline=$((SECONDS + ${3:-$PN_DEADLINE}))
   until grep -qE "$pat" "$f" 2>/dev/null; do
     [ $SECONDS -lt $deadline ] || pn_fail "no log line matching '$pat' in $f"
     sleep 0.05
@@ -160,7 +160,7 @@ pn_wait_log() {
 
 # pn_wait_stat UNDERLAY KEY MIN [SECONDS]: waits until the API server's stat KEY is >= MIN.
 pn_wait_stat() {
-  local u=$1 key=$2 min=$3 deadline=$((SECONDS + ${4:-5})) v
+  local u=$1 key=$2 min=$3 deadline=$((SECONDS + ${4:-$PN_DEADLINE})) v
   while :; do
     v=$(pn_kstat "$u" "$key")
     [ "$v" -ge "$min" ] && return 0
