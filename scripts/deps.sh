@@ -30,7 +30,9 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "deps.sh: installing ${missing[*]}"
+  # One line on the screen; apt's own output goes to a log shown only on failure.
+  log=$(mktemp /tmp/podnet-deps.XXXXXX.log)
+  echo "deps.sh: installing ${#missing[@]} Debian packages (${missing[*]}); apt's log: $log"
   export DEBIAN_FRONTEND=noninteractive
   # Packages such as containerd and etcd-server start a service when installed;
   # the tests start their own, inside namespaces. policy-rc.d tells the
@@ -42,6 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     chmod 755 "$guard"
     trap 'rm -f "$guard"' EXIT
   fi
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "deps.sh: apt-get failed; the whole log is $log" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
