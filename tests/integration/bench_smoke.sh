@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark still runs: a tiny pass of tests/bench/run.sh on the test
 # build, with /var/lib/cni on its own journaled ext4 (--data-fs ext4). Checks
-# the figures the README quotes are in its JSON, and that it leaves no
+# the figures docs/benchmarks.md quotes are in its JSON, and that it leaves no
 # namespace, mount, loop device or image behind. It times nothing.
 set -euo pipefail
 SRC=${PODNET_SRC:?}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The host install (`cmake --install`, `make -f Makefile.e2e install`): every
-# file lands where conf/podnetd.service and the README say, the unit's
+# file lands where conf/podnetd.service and docs/install.md say, the unit's
 # ExecStart= names the installed podnetd (also for a --prefix given at install
 # time) with flags it accepts, and systemd-analyze accepts the unit. Always
 # staged under DESTDIR in the test's temp dir: PODNET_CNI_BIN_DIR is absolute,
@@ -38,6 +38,10 @@ check_tree() {
   for f in README.md cluster.example.json 10-podnet.conflist podnet.yaml; do
     cmp -s "$root$prefix/share/doc/podnet/$f" "$PODNET_SRC/$( [ "$f" = README.md ] || echo conf/)$f" ||
       echo "share/doc/podnet/$f missing or not the repository's"
+  done
+  # The README's links into docs/ resolve in the installed copy.
+  for f in $(cd "$PODNET_SRC" && ls docs/*.md); do
+    cmp -s "$root$prefix/share/doc/podnet/$f" "$PODNET_SRC/$f" || echo "share/doc/podnet/$f missing or not the repository's"
   done
   [ -f "$unit" ] || { echo "missing $prefix/lib/systemd/system/podnetd.service"; return 0; }
   # ExecStart=: the installed podnetd, and every flag accepted by it.

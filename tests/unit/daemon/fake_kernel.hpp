@@ -12,7 +12,7 @@
 namespace podnet::daemon::test {
 
 // Written out, not taken from the code under test: podnet's route protocol
-// (README: `ip route show proto 152`) and the kernel's default IPv6 metric.
+// (docs/podnetd.md: `ip route show proto 152`) and the kernel's default IPv6 metric.
 inline constexpr int kProto = 152;
 inline constexpr int kV6Metric = 1024;
 
